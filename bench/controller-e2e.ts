@@ -1,0 +1,148 @@
+// controller-e2e: the real `ironlb controller` process against a real kube-apiserver + etcd.
+// Figures: create→IP latency at a steady 100 creations/s (p50/p99), time until 1,000 and 10,000
+// services all have an IP, allocations per second for 10,000, and the controller's peak RSS.
+// The API server's own create rate is printed too, to show when it (not the controller) is the bound.
+import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { CoreV1Api, CustomObjectsApi, Watch, type KubeConfig } from '@kubernetes/client-node';
+import { startControlPlane } from '../test/harness/apiserver.ts';
+
+const bench = 'controller-e2e';
+const emit = (metric: string, value: number, unit: string, n: number) =>
+  console.log(JSON.stringify({ bench, metric, value: Math.round(value * 100) / 100, unit, n }));
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const percentile = (xs: number[], p: number) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))] ?? NaN;
+};
+
+/** Watches a namespace's services and resolves each name's IP arrival time. */
+class IPWatcher {
+  readonly arrived = new Map<string, number>();
+  private abort: AbortController | undefined;
+  private waiters: { count: number; resolve: () => void }[] = [];
+  constructor(private readonly kc: KubeConfig, private readonly namespace: string) {}
+  async start(): Promise<void> {
+    this.abort = await new Watch(this.kc).watch(
+      `/api/v1/namespaces/${this.namespace}/services`,
+      {},
+      (_phase, obj: { metadata?: { name?: string }; status?: { loadBalancer?: { ingress?: unknown[] } } }) => {
+        const name = obj.metadata?.name ?? '';
+        if ((obj.status?.loadBalancer?.ingress?.length ?? 0) > 0 && !this.arrived.has(name)) {
+          this.arrived.set(name, performance.now());
+          this.waiters = this.waiters.filter((w) => (this.arrived.size >= w.count ? (w.resolve(), false) : true));
+        }
+      },
+      () => undefined,
+    );
+  }
+  waitForCount(count: number): Promise<void> {
+    if (this.arrived.size >= count) return Promise.resolve();
+    return new Promise((resolve) => this.waiters.push({ count, resolve }));
+  }
+  stop(): void {
+    this.abort?.abort();
+  }
+}
+
+function peakRssMb(pid: number): number {
+  const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return m ? Number(m[1]) / 1024 : NaN;
+}
+
+async function createMany(core: CoreV1Api, namespace: string, names: string[], inFlight: number, lbClass: string): Promise<void> {
+  let next = 0;
+  const worker = async () => {
+    while (next < names.length) {
+      const name = names[next++]!;
+      await core.createNamespacedService({
+        namespace,
+        body: { metadata: { name }, spec: { type: 'LoadBalancer', loadBalancerClass: lbClass, ports: [{ port: 80 }], selector: { app: name } } },
+      });
+    }
+  };
+  await Promise.all(Array.from({ length: inFlight }, worker));
+}
+
+async function main(): Promise<void> {
+  const cp = await startControlPlane();
+  const kc = cp.kubeConfig();
+  const core = kc.makeApiClient(CoreV1Api);
+  const custom = kc.makeApiClient(CustomObjectsApi);
+  const lbClass = 'ironlb.bench/e2e';
+  const configNs = 'metallb-system';
+  await custom.createNamespacedCustomObject({
+    group: 'metallb.io',
+    version: 'v1beta1',
+    namespace: configNs,
+    plural: 'ipaddresspools',
+    body: { apiVersion: 'metallb.io/v1beta1', kind: 'IPAddressPool', metadata: { name: 'bench' }, spec: { addresses: ['10.128.0.0/14'] } },
+  });
+  const controller = spawn(
+    process.execPath,
+    ['bin/ironlb.js', 'controller', '--kubeconfig', cp.kubeconfigPath, '--namespace', configNs, '--lb-class', lbClass, '--metrics-port', '0', '--log-level', 'error'],
+    { stdio: ['ignore', 'ignore', 'inherit'] },
+  );
+  try {
+    await sleep(2000);
+
+    // 1) Steady 100 creations/s for 10 s: create→IP latency.
+    {
+      const ns = 'steady';
+      await core.createNamespace({ body: { metadata: { name: ns } } });
+      const w = new IPWatcher(kc, ns);
+      await w.start();
+      const sent = new Map<string, number>();
+      const n = 1000;
+      const t0 = performance.now();
+      const creates: Promise<unknown>[] = [];
+      for (let i = 0; i < n; i++) {
+        const due = t0 + i * 10;
+        const wait = due - performance.now();
+        if (wait > 0) await sleep(wait);
+        const name = `s-${i}`;
+        sent.set(name, performance.now());
+        creates.push(
+          core.createNamespacedService({
+            namespace: ns,
+            body: { metadata: { name }, spec: { type: 'LoadBalancer', loadBalancerClass: lbClass, ports: [{ port: 80 }], selector: { app: name } } },
+          }),
+        );
+      }
+      await Promise.all(creates);
+      await w.waitForCount(n);
+      w.stop();
+      const lat = [...sent].map(([name, t]) => w.arrived.get(name)! - t);
+      emit('p50_ms', percentile(lat, 50), 'ms', n);
+      emit('p99_ms', percentile(lat, 99), 'ms', n);
+    }
+
+    // 2) Bursts of 1,000 and 10,000: time until all have an IP.
+    for (const n of [1000, 10_000]) {
+      const ns = `burst-${n}`;
+      await core.createNamespace({ body: { metadata: { name: ns } } });
+      const w = new IPWatcher(kc, ns);
+      await w.start();
+      const names = Array.from({ length: n }, (_, i) => `b-${i}`);
+      const t0 = performance.now();
+      await createMany(core, ns, names, 32, lbClass);
+      const created = performance.now();
+      await w.waitForCount(n);
+      const done = performance.now();
+      w.stop();
+      emit(`all_ip_ms_${n}`, done - t0, 'ms', n);
+      emit(`creates_per_s_${n}`, (n * 1000) / (created - t0), 'services/s', n);
+      if (n === 10_000) {
+        emit('allocs_per_s_10000', (n * 1000) / (done - t0), 'allocs/s', n);
+        emit('rss_mb_10000', peakRssMb(controller.pid!), 'MB', n);
+      }
+    }
+  } finally {
+    controller.kill('SIGTERM');
+    await new Promise((r) => controller.once('exit', r));
+    await cp.stop();
+  }
+}
+
+await main();
