@@ -1,0 +1,233 @@
+// What THIS node announces, as a pure function of configuration, services, endpoints, nodes and live
+// speakers. Shared by the BGP and Layer2 modes; identical inputs give identical plans on every node, which
+// is what makes the Layer2 election agree without talking.
+import { createHash } from 'node:crypto';
+import type { BGPPeer, Community, Config, L2Advertisement } from '../config/model.ts';
+import { anySelectorMatches, selectorMatches } from '../config/selector.ts';
+import { familyBits, formatIP, rangeContains, type IPAddress, type IPFamily } from '../net/address.ts';
+
+export const excludeFromLBLabel = 'node.kubernetes.io/exclude-from-external-load-balancers';
+
+export interface NodeInfo {
+  readonly name: string;
+  readonly labels: Readonly<Record<string, string>>;
+  /** Condition NetworkUnavailable=True. */
+  readonly networkUnavailable: boolean;
+  /** spec.unschedulable (cordoned): a planned change, so Layer2 hands over before the node goes away. */
+  readonly unschedulable?: boolean;
+}
+
+export interface ServiceInfo {
+  /** "namespace/name" */
+  readonly key: string;
+  readonly labels: Readonly<Record<string, string>>;
+  /** IPs from status.loadBalancer.ingress, in order. */
+  readonly ips: readonly IPAddress[];
+  readonly externalTrafficPolicy: 'Cluster' | 'Local';
+  /** Node names hosting at least one serving endpoint (Ready unset/true, or Serving true). */
+  readonly endpointNodes: ReadonlySet<string>;
+}
+
+export interface PlanInput {
+  readonly config: Config;
+  readonly services: readonly ServiceInfo[];
+  readonly nodes: ReadonlyMap<string, NodeInfo>;
+  readonly self: string;
+  /** Speakers known alive (membership ∩ Kubernetes view). Layer2 only. */
+  readonly liveSpeakers: ReadonlySet<string>;
+  /** --ignore-exclude-lb: announce from nodes with the exclude label anyway. */
+  readonly ignoreExcludeLabel?: boolean;
+}
+
+export interface Prefix {
+  readonly family: IPFamily;
+  /** Network address (host bits zero). */
+  readonly value: bigint;
+  readonly length: number;
+}
+
+export const prefixKey = (p: Prefix): string => `${formatIP(p)}/${p.length}`;
+
+export interface BGPRoute {
+  readonly prefix: Prefix;
+  /** Sorted, de-duplicated: every speaker sends identical attributes so routers build ECMP. */
+  readonly communities: readonly Community[];
+  readonly localPref: number | undefined;
+  /** Services behind this prefix (for status objects). */
+  readonly services: readonly string[];
+}
+
+export interface L2Announcement {
+  readonly ip: IPAddress;
+  readonly services: readonly string[];
+  /** Empty: every eligible interface. */
+  readonly interfaces: readonly string[];
+}
+
+export interface L2Election {
+  readonly ip: IPAddress;
+  /** The winner, or undefined when no node may announce. */
+  readonly node: string | undefined;
+  /** All candidates in election order (winner first), for make-before-break handover. */
+  readonly candidates: readonly string[];
+}
+
+/** A node that may announce anything at all. */
+export function nodeEligible(node: NodeInfo | undefined, ignoreExcludeLabel = false): boolean {
+  if (!node) return false;
+  if (node.networkUnavailable) return false;
+  if (!ignoreExcludeLabel && Object.prototype.hasOwnProperty.call(node.labels, excludeFromLBLabel)) return false;
+  return true;
+}
+
+export function poolOf(config: Config, ip: IPAddress): string | undefined {
+  for (const pool of config.pools.values()) if (pool.ranges.some((r) => rangeContains(r, ip))) return pool.name;
+  return undefined;
+}
+
+function hasServingEndpoint(svc: ServiceInfo, node?: string): boolean {
+  return node === undefined ? svc.endpointNodes.size > 0 : svc.endpointNodes.has(node);
+}
+
+// ---------- BGP ----------
+
+export function aggregate(ip: IPAddress, length: number): Prefix {
+  const bits = familyBits(ip.family);
+  const hostBits = BigInt(bits - length);
+  const mask = ((1n << BigInt(bits)) - 1n) ^ ((1n << hostBits) - 1n);
+  return { family: ip.family, value: ip.value & mask, length };
+}
+
+const communityKey = (c: Community): string =>
+  c.kind === 'standard' ? `s:${c.value.toString().padStart(10, '0')}` : `l:${c.globalAdmin}:${c.localData1}:${c.localData2}`;
+
+/** Peers whose nodeSelectors select this node. */
+export function peersForNode(config: Config, node: NodeInfo): BGPPeer[] {
+  return config.peers.filter((p) => anySelectorMatches(p.nodeSelectors, node.labels));
+}
+
+/**
+ * Routes this node advertises, per peer name. A service is advertised when it has a serving endpoint
+ * (Local: on this node), its pool has a BGPAdvertisement selecting this node, and the peer is allowed.
+ */
+export function planBGP(input: PlanInput): Map<string, BGPRoute[]> {
+  const { config, self } = input;
+  const node = input.nodes.get(self);
+  const out = new Map<string, BGPRoute[]>();
+  if (!node || !nodeEligible(node, input.ignoreExcludeLabel)) return out;
+  const peers = peersForNode(config, node);
+  if (peers.length === 0) return out;
+
+  // peer → prefixKey → accumulating route
+  const acc = new Map<string, Map<string, { prefix: Prefix; communities: Map<string, Community>; localPref: number | undefined; services: Set<string> }>>();
+  for (const svc of input.services) {
+    if (svc.ips.length === 0) continue;
+    const local = svc.externalTrafficPolicy === 'Local';
+    if (!hasServingEndpoint(svc, local ? self : undefined)) continue;
+    for (const ip of svc.ips) {
+      const pool = poolOf(config, ip);
+      if (!pool) continue;
+      for (const adv of config.bgpAdvertisements) {
+        if (!adv.pools.includes(pool)) continue;
+        if (!anySelectorMatches(adv.nodeSelectors, node.labels)) continue;
+        if (adv.serviceSelectors.length > 0 && !anySelectorMatches(adv.serviceSelectors, svc.labels)) continue;
+        const prefix = aggregate(ip, ip.family === 'IPv4' ? adv.aggregationLength : adv.aggregationLengthV6);
+        for (const peer of peers) {
+          if (adv.peers.length > 0 && !adv.peers.includes(peer.name)) continue;
+          let byPrefix = acc.get(peer.name);
+          if (!byPrefix) acc.set(peer.name, (byPrefix = new Map()));
+          const k = prefixKey(prefix);
+          let r = byPrefix.get(k);
+          if (!r) byPrefix.set(k, (r = { prefix, communities: new Map(), localPref: undefined, services: new Set() }));
+          for (const c of adv.communities) r.communities.set(communityKey(c), c);
+          // Overlapping advertisements: the highest local preference wins, the same on every node.
+          if (adv.localPref !== undefined) r.localPref = Math.max(r.localPref ?? 0, adv.localPref);
+          r.services.add(svc.key);
+        }
+      }
+    }
+  }
+  for (const [peer, byPrefix] of acc) {
+    out.set(
+      peer,
+      [...byPrefix.values()]
+        .map((r) => ({
+          prefix: r.prefix,
+          communities: [...r.communities.entries()].sort(([a], [b]) => a.localeCompare(b)).map(([, c]) => c),
+          localPref: r.localPref,
+          services: [...r.services].sort(),
+        }))
+        .sort((a, b) => prefixKey(a.prefix).localeCompare(prefixKey(b.prefix))),
+    );
+  }
+  return out;
+}
+
+// ---------- Layer2 ----------
+
+function matchingL2Ads(config: Config, pool: string, svc: ServiceInfo): L2Advertisement[] {
+  return config.l2Advertisements.filter(
+    (a) => a.pools.includes(pool) && (a.serviceSelectors.length === 0 || anySelectorMatches(a.serviceSelectors, svc.labels)),
+  );
+}
+
+/** sha256(node + "#" + ip), as MetalLB orders candidates. */
+export function electionHash(node: string, ip: IPAddress): string {
+  return createHash('sha256').update(`${node}#${formatIP(ip)}`).digest('hex');
+}
+
+/**
+ * The stateless election: candidates = live speakers ∩ nodes an advertisement selects ∩ eligible nodes
+ * (∩ nodes with a local endpoint for Local); ordered by preferred weight (desc), then the hash (asc).
+ * A cordoned node sorts after every other candidate, so a planned drain hands the IP over first.
+ */
+export function electL2(input: PlanInput, svc: ServiceInfo): L2Election | undefined {
+  const ip = svc.ips[0];
+  if (!ip) return undefined;
+  const pool = poolOf(input.config, ip);
+  if (!pool) return undefined;
+  const ads = matchingL2Ads(input.config, pool, svc);
+  if (ads.length === 0) return undefined;
+  const local = svc.externalTrafficPolicy === 'Local';
+  const scored: { node: string; weight: number; cordoned: boolean; hash: string }[] = [];
+  for (const name of input.liveSpeakers) {
+    const node = input.nodes.get(name);
+    if (!node || !nodeEligible(node, input.ignoreExcludeLabel)) continue;
+    if (!hasServingEndpoint(svc, local ? name : undefined)) continue;
+    const selecting = ads.filter((a) => anySelectorMatches(a.nodeSelectors, node.labels));
+    if (selecting.length === 0) continue;
+    let weight = 0;
+    for (const a of selecting) for (const p of a.preferredNodes) if (selectorMatches(p.preference, node.labels)) weight += p.weight;
+    scored.push({ node: name, weight, cordoned: node.unschedulable === true, hash: electionHash(name, ip) });
+  }
+  scored.sort((a, b) => Number(a.cordoned) - Number(b.cordoned) || b.weight - a.weight || (a.hash < b.hash ? -1 : a.hash > b.hash ? 1 : 0));
+  return { ip, node: scored[0]?.node, candidates: scored.map((s) => s.node) };
+}
+
+/** The IPs this node answers ARP/NDP for, with the interfaces to use. */
+export function planL2(input: PlanInput): L2Announcement[] {
+  const byIP = new Map<string, { ip: IPAddress; services: Set<string>; interfaces: Set<string>; allInterfaces: boolean }>();
+  const self = input.nodes.get(input.self);
+  if (!self) return [];
+  for (const svc of input.services) {
+    const election = electL2(input, svc);
+    if (!election || election.node !== input.self) continue;
+    const pool = poolOf(input.config, election.ip)!;
+    const ads = matchingL2Ads(input.config, pool, svc).filter((a) => anySelectorMatches(a.nodeSelectors, self.labels));
+    // Every IP of the service (dual-stack) goes with the elected node.
+    for (const ip of svc.ips) {
+      const k = formatIP(ip);
+      let a = byIP.get(k);
+      if (!a) byIP.set(k, (a = { ip, services: new Set(), interfaces: new Set(), allInterfaces: false }));
+      a.services.add(svc.key);
+      for (const ad of ads) {
+        if (ad.interfaces.length === 0) a.allInterfaces = true;
+        for (const i of ad.interfaces) a.interfaces.add(i);
+      }
+    }
+  }
+  return [...byIP.values()]
+    .map((a) => ({ ip: a.ip, services: [...a.services].sort(), interfaces: a.allInterfaces ? [] : [...a.interfaces].sort() }))
+    .sort((x, y) => (x.ip.family === y.ip.family ? (x.ip.value < y.ip.value ? -1 : 1) : x.ip.family === 'IPv4' ? -1 : 1));
+}
+
