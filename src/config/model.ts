@@ -16,6 +16,7 @@ export interface LabelSelector {
   readonly matchExpressions: readonly LabelSelectorRequirement[];
 }
 
+/** A serviceAllocation whose three lists are all empty serves every service (it only sets a priority). */
 export interface ServiceAllocation {
   /** Lower wins; undefined sorts after every number. */
   readonly priority: number | undefined;
@@ -124,6 +125,10 @@ export interface ConfigError {
 export const formatConfigError = (e: ConfigError): string =>
   `${e.kind} ${e.namespace}/${e.name}: ${e.field ? `${e.field} ` : ''}${e.message}`;
 
+/**
+ * `warnings` (set by parseConfig) are notes that do not stop a configuration from applying, e.g. a
+ * localPref that can have no effect because every peer it reaches is eBGP.
+ */
 export type ConfigResult =
-  | { readonly ok: true; readonly config: Config }
-  | { readonly ok: false; readonly errors: readonly ConfigError[] };
+  | { readonly ok: true; readonly config: Config; readonly warnings?: readonly ConfigError[] }
+  | { readonly ok: false; readonly errors: readonly ConfigError[]; readonly warnings?: readonly ConfigError[] };
