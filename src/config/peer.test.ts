@@ -235,3 +235,13 @@ describe('BGPPeer: errors', () => {
     assert.deepEqual(messages(r), ['BGPPeer metallb-system/b: peerAddress fd00::1 port 179 is also the peer of BGPPeer metallb-system/a on every node']);
   });
 });
+
+describe('a component that may not read Secrets (the controller)', () => {
+  test('accepts a passwordSecret reference without resolving it, and still checks its shape', () => {
+    const ok = valid(parse({ secrets: undefined, bgpPeers: [peer('p', { ...base, passwordSecret: { name: 'whatever' } })] }));
+    assert.equal(ok.peers[0]!.password, undefined);
+    assert.deepEqual(messages(parse({ secrets: undefined, bgpPeers: [peer('p', { ...base, password: 'x', passwordSecret: { name: 'w' } })] })), [
+      'BGPPeer metallb-system/p: passwordSecret cannot be set together with password: use one of them',
+    ]);
+  });
+});

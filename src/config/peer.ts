@@ -17,7 +17,8 @@ export const basicAuthSecretType = 'kubernetes.io/basic-auth';
 
 export interface PeerContext {
   readonly namespace: string;
-  readonly secrets: ReadonlyMap<string, JsonObject>;
+  /** Undefined: this component cannot read Secrets; skip resolving passwordSecret. */
+  readonly secrets: ReadonlyMap<string, JsonObject> | undefined;
   readonly bfdProfiles: ReadonlyMap<string, BFDProfile>;
 }
 
@@ -200,6 +201,7 @@ function readPassword(r: FieldReader, s: JsonObject, ctx: PeerContext): string |
     r.error('passwordSecret.namespace', `${show(namespace)} must be the install namespace ${show(ctx.namespace)}`);
     return undefined;
   }
+  if (ctx.secrets === undefined) return undefined;
   const secretName = `Secret ${ctx.namespace}/${name}`;
   const secret = ctx.secrets.get(name);
   if (!secret) {

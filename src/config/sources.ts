@@ -17,8 +17,11 @@ export interface ConfigSources {
   readonly bfdProfiles: readonly unknown[];
   /** The ConfigMap named "config" (key "config" holds YAML), if it exists. */
   readonly legacyConfigMap: unknown | undefined;
-  /** Secrets of the namespace, for BGPPeer passwordSecret. */
-  readonly secrets: readonly unknown[];
+  /**
+   * Secrets of the namespace, for BGPPeer passwordSecret. Undefined for a component that may not read
+   * Secrets (the controller): references are then checked for shape only and passwords stay unset.
+   */
+  readonly secrets: readonly unknown[] | undefined;
   /** Node objects: a pool containing a node's InternalIP or ExternalIP is rejected. */
   readonly nodes: readonly unknown[];
 }
@@ -136,7 +139,8 @@ export function uniqueByName(objects: readonly SourceObject[], problems: Problem
 }
 
 /** The install namespace's Secrets by name (malformed Secrets are skipped: they are not configuration). */
-export function indexSecrets(secrets: unknown, namespace: string): Map<string, JsonObject> {
+export function indexSecrets(secrets: unknown, namespace: string): Map<string, JsonObject> | undefined {
+  if (secrets === undefined) return undefined;
   const out = new Map<string, JsonObject>();
   if (!Array.isArray(secrets)) return out;
   for (const s of secrets as unknown[]) {

@@ -71,6 +71,7 @@ export class Controller {
       log: opts.log,
       nodes: this.nodes,
       onConfig: (c) => this.onConfig(c),
+      watchSecrets: false,
     });
     this.services.onChange((_kind, svc) => {
       if (this.restored) this.queue.add(serviceKey(svc));

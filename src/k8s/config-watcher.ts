@@ -40,6 +40,8 @@ export interface ConfigWatcherOptions {
   /** Called with each new valid configuration, in order. */
   readonly onConfig: (config: Config) => void;
   readonly debounceMs?: number;
+  /** Read Secrets (BGP passwords). The controller does not: least privilege. */
+  readonly watchSecrets: boolean;
 }
 
 const mergePatch = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
@@ -56,7 +58,7 @@ export function configFingerprint(config: Config): string {
 export class ConfigWatcher {
   private readonly caches: Record<ConfigKindKey, WatchCache<KubernetesObject>>;
   private readonly configMap: WatchCache<KubernetesObject>;
-  private readonly secrets: WatchCache<KubernetesObject>;
+  private readonly secrets: WatchCache<KubernetesObject> | undefined;
   private readonly customApi: CustomObjectsApi;
   private good: Config | undefined;
   private goodFingerprint = '';
@@ -82,22 +84,26 @@ export class ConfigWatcher {
       bfdProfiles: cache('bfdProfiles'),
     };
     this.configMap = new WatchCache(kc, { apiVersion: 'v1', plural: 'configmaps', namespace, name: 'config' }, log);
-    this.secrets = new WatchCache(kc, { apiVersion: 'v1', plural: 'secrets', namespace }, log);
-    for (const c of [...Object.values(this.caches), this.configMap, this.secrets]) c.onChange(() => this.schedule());
+    this.secrets = opts.watchSecrets ? new WatchCache(kc, { apiVersion: 'v1', plural: 'secrets', namespace }, log) : undefined;
+    for (const c of this.allCaches()) c.onChange(() => this.schedule());
     opts.nodes.onChange(() => {
       // Node heartbeats change status often; only their addresses matter here.
       if (this.nodeAddresses() !== this.lastNodeAddresses) this.schedule();
     });
   }
 
+  private allCaches(): WatchCache<KubernetesObject>[] {
+    return [...Object.values(this.caches), this.configMap, ...(this.secrets ? [this.secrets] : [])];
+  }
+
   async start(): Promise<void> {
-    await Promise.all([...Object.values(this.caches), this.configMap, this.secrets].map((c) => c.start()));
+    await Promise.all(this.allCaches().map((c) => c.start()));
     this.reload();
   }
 
   async stop(): Promise<void> {
     clearTimeout(this.timer);
-    await Promise.all([...Object.values(this.caches), this.configMap, this.secrets].map((c) => c.stop()));
+    await Promise.all(this.allCaches().map((c) => c.stop()));
     await this.stateWrite;
   }
 
@@ -128,7 +134,7 @@ export class ConfigWatcher {
       communities: this.caches.communities.list(),
       bfdProfiles: this.caches.bfdProfiles.list(),
       legacyConfigMap: this.configMap.get('config', this.opts.namespace),
-      secrets: this.secrets.list(),
+      secrets: this.secrets?.list(),
       nodes: this.opts.nodes.list(),
     };
   }

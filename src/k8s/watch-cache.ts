@@ -3,6 +3,7 @@
 import {
   CoreV1Api,
   CustomObjectsApi,
+  DiscoveryV1Api,
   makeInformer,
   type Informer,
   type KubeConfig,
@@ -20,6 +21,7 @@ export interface Resource {
   readonly namespace?: string;
   /** Only this object name (e.g. the legacy ConfigMap "config"). */
   readonly name?: string;
+  readonly labelSelector?: string;
 }
 
 export type ChangeKind = 'add' | 'update' | 'delete';
@@ -31,12 +33,19 @@ function resourcePath(r: Resource): string {
 
 async function listResource(kc: KubeConfig, r: Resource): Promise<KubernetesListObject<KubernetesObject>> {
   const fieldSelector = r.name ? `metadata.name=${r.name}` : undefined;
+  const labelSelector = r.labelSelector;
+  if (r.apiVersion === 'discovery.k8s.io/v1' && r.plural === 'endpointslices') {
+    const api = kc.makeApiClient(DiscoveryV1Api);
+    return (r.namespace
+      ? api.listNamespacedEndpointSlice({ namespace: r.namespace, fieldSelector })
+      : api.listEndpointSliceForAllNamespaces({ fieldSelector })) as never;
+  }
   if (r.apiVersion.includes('/')) {
     const [group, version] = r.apiVersion.split('/') as [string, string];
     const api = kc.makeApiClient(CustomObjectsApi);
     const list = r.namespace
-      ? await api.listNamespacedCustomObject({ group, version, namespace: r.namespace, plural: r.plural, fieldSelector })
-      : await api.listClusterCustomObject({ group, version, plural: r.plural, fieldSelector });
+      ? await api.listNamespacedCustomObject({ group, version, namespace: r.namespace, plural: r.plural, fieldSelector, labelSelector })
+      : await api.listClusterCustomObject({ group, version, plural: r.plural, fieldSelector, labelSelector });
     return list as KubernetesListObject<KubernetesObject>;
   }
   // Core kinds go through the raw path too, so the cache holds plain JSON objects exactly as watched.
@@ -75,7 +84,7 @@ export class WatchCache<T extends KubernetesObject> {
     private readonly log: Logger,
   ) {
     const path = resourcePath(resource);
-    this.informer = makeInformer<T>(kc, path, () => listResource(kc, resource) as Promise<KubernetesListObject<T>>);
+    this.informer = makeInformer<T>(kc, path, () => listResource(kc, resource) as Promise<KubernetesListObject<T>>, resource.labelSelector);
     if (resource.name) {
       // Field selectors on the watch too: without it, the watch would deliver every object of the kind.
       (this.informer as unknown as { fieldSelector?: string }).fieldSelector = `metadata.name=${resource.name}`;
