@@ -1,0 +1,280 @@
+// The speaker: one per node. Gathers Services, EndpointSlices, Nodes, configuration and live speakers,
+// asks the pure planner what THIS node announces, and hands the result to the BGP and Layer2 drivers
+// as desired state. Also keeps its status objects and metrics equal to what it announces.
+import type { KubeConfig, KubernetesObject } from '@kubernetes/client-node';
+import { systemClock, type Clock, type Timer } from '../clock/clock.ts';
+import type { ServiceObject } from '../controller/service-request.ts';
+import type { Config } from '../config/model.ts';
+import { ConfigWatcher } from '../k8s/config-watcher.ts';
+import { EventRecorder } from '../k8s/event-recorder.ts';
+import { serviceNameLabel, serviceNamespaceLabel, StatusSet, type StatusObject } from '../k8s/speaker-status.ts';
+import { WatchCache } from '../k8s/watch-cache.ts';
+import type { Logger } from '../log/logger.ts';
+import type { SpeakerMetrics } from '../metrics/metrics.ts';
+import { formatIP } from '../net/address.ts';
+import type { BGPDriver, L2Driver, L2Target, LivenessSource } from './drivers.ts';
+import { nodeInfo, nodeReady, serviceInfos, type EndpointSliceObject, type NodeObject } from './inputs.ts';
+import { nodeEligible, peersForNode, planBGP, planL2, type BGPRoute, type NodeInfo, type PlanInput } from './plan.ts';
+
+export interface SpeakerOptions {
+  readonly nodeName: string;
+  readonly namespace: string;
+  readonly lbClass: string | undefined;
+  readonly log: Logger;
+  readonly metrics: SpeakerMetrics;
+  readonly bgp?: BGPDriver;
+  readonly l2?: L2Driver;
+  /** Membership; without it, Kubernetes' Node Ready condition decides who is alive. */
+  readonly liveness?: LivenessSource;
+  readonly ignoreExcludeLabel?: boolean;
+  /** How long this node keeps answering for an IP that moved to another node (make-before-break). */
+  readonly handoverGraceMs?: number;
+  readonly clock?: Clock;
+}
+
+interface Lingering {
+  readonly target: L2Target;
+  readonly until: number;
+}
+
+const emptyRoutes: ReadonlyMap<string, readonly BGPRoute[]> = new Map();
+
+export class Speaker {
+  private readonly services: WatchCache<ServiceObject & KubernetesObject>;
+  private readonly slices: WatchCache<EndpointSliceObject & KubernetesObject>;
+  private readonly nodes: WatchCache<NodeObject & KubernetesObject>;
+  private readonly config: ConfigWatcher;
+  private readonly l2Statuses: StatusSet;
+  private readonly bgpStatuses: StatusSet;
+  private readonly sessionStatuses: StatusSet;
+  private readonly clock: Clock;
+  private readonly lingering = new Map<string, Lingering>();
+  private currentL2 = new Map<string, L2Target>();
+  private timer: Timer | undefined;
+  private lingerTimer: Timer | undefined;
+  private started = false;
+  private stopping = false;
+  private announcedLabels: Record<string, string>[] = [];
+
+  constructor(
+    kc: KubeConfig,
+    private readonly opts: SpeakerOptions,
+  ) {
+    const { log, namespace, nodeName } = opts;
+    this.clock = opts.clock ?? systemClock;
+    this.services = new WatchCache(kc, { apiVersion: 'v1', plural: 'services' }, log);
+    this.slices = new WatchCache(kc, { apiVersion: 'discovery.k8s.io/v1', plural: 'endpointslices' }, log);
+    this.nodes = new WatchCache(kc, { apiVersion: 'v1', plural: 'nodes' }, log);
+    const recorder = new EventRecorder(kc, 'metallb-speaker', nodeName, log);
+    this.config = new ConfigWatcher(kc, {
+      namespace,
+      stateName: `speaker-${nodeName}`,
+      recorder,
+      metrics: opts.metrics,
+      log,
+      nodes: this.nodes,
+      onConfig: () => this.schedule(),
+      watchSecrets: true,
+    });
+    this.l2Statuses = new StatusSet(kc, 'servicel2statuses', namespace, nodeName, log);
+    this.bgpStatuses = new StatusSet(kc, 'servicebgpstatuses', namespace, nodeName, log);
+    this.sessionStatuses = new StatusSet(kc, 'bgpsessionstates', namespace, nodeName, log);
+    for (const c of [this.services, this.slices, this.nodes] as WatchCache<KubernetesObject>[]) c.onChange(() => this.schedule());
+    opts.liveness?.onChange(() => this.schedule());
+    opts.bgp?.onStatusChange(() => this.writeSessionStatus());
+  }
+
+  async start(): Promise<void> {
+    await Promise.all([this.services.start(), this.slices.start(), this.nodes.start()]);
+    await Promise.all([this.config.start(), this.l2Statuses.start(), this.bgpStatuses.start(), this.sessionStatuses.start()]);
+    this.started = true;
+    this.compute();
+    this.opts.log.info({ node: this.opts.nodeName }, 'speaker started');
+  }
+
+  isReady(): boolean {
+    return this.started && this.config.current() !== undefined;
+  }
+
+  /**
+   * Planned shutdown, make-before-break: tell the other speakers we leave (they elect new owners and
+   * announce at once), keep answering for the grace period, then withdraw and close.
+   */
+  async stop(): Promise<void> {
+    this.stopping = true;
+    this.timer?.cancel();
+    this.lingerTimer?.cancel();
+    await this.opts.liveness?.leave().catch(() => undefined);
+    if (this.currentL2.size > 0) await new Promise((r) => this.clock.setTimer(this.opts.handoverGraceMs ?? 1000, () => r(undefined)));
+    await Promise.all([this.opts.l2?.stop(), this.opts.bgp?.stop()]);
+    await this.opts.liveness?.stop();
+    await Promise.all([this.l2Statuses.set([]), this.bgpStatuses.set([]), this.sessionStatuses.set([])]).catch(() => undefined);
+    await Promise.all([this.services.stop(), this.slices.stop(), this.nodes.stop(), this.config.stop()]);
+    await Promise.all([this.l2Statuses.stop(), this.bgpStatuses.stop(), this.sessionStatuses.stop()]);
+  }
+
+  private schedule(): void {
+    if (!this.started || this.stopping || this.timer) return;
+    this.timer = this.clock.setTimer(5, () => {
+      this.timer = undefined;
+      this.compute();
+    });
+  }
+
+  private liveSpeakers(nodes: ReadonlyMap<string, NodeInfo>): ReadonlySet<string> {
+    if (this.opts.liveness) return this.opts.liveness.alive();
+    const live = new Set<string>();
+    for (const n of this.nodes.list()) if (nodeReady(n) && nodes.has(n.metadata?.name ?? '')) live.add(n.metadata!.name!);
+    live.add(this.opts.nodeName);
+    return live;
+  }
+
+  /** Recomputes the whole desired state and hands it to the drivers. */
+  compute(): void {
+    const config = this.config.current();
+    if (!config || this.stopping) return;
+    const nodes = new Map<string, NodeInfo>();
+    for (const n of this.nodes.list()) {
+      const info = nodeInfo(n);
+      nodes.set(info.name, info);
+    }
+    const input: PlanInput = {
+      config,
+      services: serviceInfos(this.services.list(), this.slices.list(), this.opts.lbClass),
+      nodes,
+      self: this.opts.nodeName,
+      liveSpeakers: this.liveSpeakers(nodes),
+      ignoreExcludeLabel: this.opts.ignoreExcludeLabel,
+    };
+    const routes = this.applyBGP(config, input, nodes.get(this.opts.nodeName));
+    const l2 = this.applyL2(input);
+    void this.writeServiceStatus(routes, l2);
+  }
+
+  private applyBGP(config: Config, input: PlanInput, self: NodeInfo | undefined): Map<string, BGPRoute[]> {
+    if (!this.opts.bgp) return new Map();
+    // Sessions stay up on an excluded node; it just advertises nothing.
+    const peers = self ? peersForNode(config, self) : [];
+    const routes = self && nodeEligible(self, input.ignoreExcludeLabel) ? planBGP(input) : new Map<string, BGPRoute[]>();
+    this.opts.bgp.apply(peers, routes.size > 0 ? routes : emptyRoutes, config.bfdProfiles);
+    return routes;
+  }
+
+  private applyL2(input: PlanInput): Map<string, { target: L2Target; services: readonly string[] }> {
+    const out = new Map<string, { target: L2Target; services: readonly string[] }>();
+    if (!this.opts.l2) return out;
+    const isolated = this.opts.liveness?.isolated() ?? false;
+    this.opts.metrics.membershipIsolated.set(isolated ? 1 : 0);
+    if (this.opts.liveness) this.opts.metrics.membersAlive.set(this.opts.liveness.alive().size);
+    // Self-fence: a node cut off from every other speaker stops answering (see membership.ts).
+    const plan = isolated ? [] : planL2(input);
+    const now = this.clock.now();
+    const desired = new Map<string, L2Target>();
+    for (const a of plan) {
+      const k = formatIP(a.ip);
+      desired.set(k, { ip: a.ip, interfaces: a.interfaces });
+      out.set(k, { target: { ip: a.ip, interfaces: a.interfaces }, services: a.services });
+      this.lingering.delete(k);
+    }
+    if (isolated) this.lingering.clear();
+    else {
+      for (const [k, t] of this.currentL2) {
+        if (!desired.has(k) && !this.lingering.has(k)) this.lingering.set(k, { target: t, until: now + (this.opts.handoverGraceMs ?? 1000) });
+      }
+    }
+    const effective = new Map(desired);
+    let nextExpiry = Infinity;
+    for (const [k, l] of this.lingering) {
+      if (l.until <= now) {
+        this.lingering.delete(k);
+        continue;
+      }
+      effective.set(k, l.target);
+      nextExpiry = Math.min(nextExpiry, l.until);
+    }
+    this.opts.l2.setTargets([...effective.values()]);
+    this.currentL2 = desired;
+    this.lingerTimer?.cancel();
+    if (nextExpiry < Infinity) {
+      this.lingerTimer = this.clock.setTimer(nextExpiry - now + 1, () => {
+        this.lingerTimer = undefined;
+        this.compute();
+      });
+    }
+    return out;
+  }
+
+  private async writeServiceStatus(routes: Map<string, BGPRoute[]>, l2: Map<string, { target: L2Target; services: readonly string[] }>): Promise<void> {
+    const node = this.opts.nodeName;
+    const metrics = this.opts.metrics;
+    for (const labels of this.announcedLabels) metrics.announced.remove(labels);
+    this.announcedLabels = [];
+    const announce = (service: string, protocol: string, ip: string) => {
+      const labels = { service, protocol, node, ip };
+      metrics.announced.set(labels, 1);
+      this.announcedLabels.push(labels);
+    };
+
+    const answered = new Map((this.opts.l2?.answeredIPs() ?? []).map((a) => [a.ip, a.interfaces]));
+    const l2Objects = new Map<string, StatusObject>();
+    for (const [ip, a] of l2) {
+      for (const svc of a.services) {
+        announce(svc, 'layer2', ip);
+        const [ns, name] = svc.split('/') as [string, string];
+        const prev = l2Objects.get(svc);
+        const interfaces = [...new Set([...((prev?.status.interfaces as { name: string }[] | undefined)?.map((i) => i.name) ?? []), ...(answered.get(ip) ?? a.target.interfaces)])].sort();
+        l2Objects.set(svc, {
+          id: `l2/${svc}`,
+          labels: { [serviceNameLabel]: name, [serviceNamespaceLabel]: ns },
+          status: { node, serviceName: name, serviceNamespace: ns, interfaces: interfaces.map((n) => ({ name: n })) },
+        });
+      }
+    }
+    const bgpPeersByService = new Map<string, Set<string>>();
+    for (const [peer, rs] of routes) {
+      for (const r of rs) {
+        for (const svc of r.services) {
+          let s = bgpPeersByService.get(svc);
+          if (!s) bgpPeersByService.set(svc, (s = new Set()));
+          s.add(peer);
+          announce(svc, 'bgp', `${formatIP(r.prefix)}/${r.prefix.length}`);
+        }
+      }
+    }
+    const bgpObjects: StatusObject[] = [...bgpPeersByService].map(([svc, peers]) => {
+      const [ns, name] = svc.split('/') as [string, string];
+      return {
+        id: `bgp/${svc}`,
+        labels: { [serviceNameLabel]: name, [serviceNamespaceLabel]: ns },
+        status: { node, serviceName: name, serviceNamespace: ns, peers: [...peers].sort() },
+      };
+    });
+    await Promise.all([this.l2Statuses.set([...l2Objects.values()]), this.bgpStatuses.set(bgpObjects)]);
+  }
+
+  private writeSessionStatus(): void {
+    const bgp = this.opts.bgp;
+    if (!bgp || this.stopping) return;
+    const metrics = this.opts.metrics;
+    const objects: StatusObject[] = bgp.status().map((s) => {
+      metrics.bgpSessionUp.set({ peer: s.address }, s.state === 'Established' ? 1 : 0);
+      metrics.bgpAnnouncedPrefixes.set({ peer: s.address }, s.prefixesSent);
+      if (s.bfdState !== undefined) metrics.bfdSessionUp.set({ peer: s.address }, s.bfdState === 'Up' ? 1 : 0);
+      return {
+        id: `session/${s.peer}`,
+        labels: {},
+        status: {
+          node: this.opts.nodeName,
+          peer: s.address,
+          peerName: s.peer,
+          bgpStatus: s.state,
+          bfdStatus: s.bfdState ?? 'N/A',
+          lastTransitionTime: new Date(Date.now() - (this.clock.now() - s.since)).toISOString(),
+          prefixesSent: s.prefixesSent,
+          lastError: s.lastError ?? '',
+        },
+      };
+    });
+    void this.sessionStatuses.set(objects);
+  }
+}
