@@ -3,6 +3,7 @@
 // services all have an IP, allocations per second for 10,000, and the controller's peak RSS.
 // The API server's own create rate is printed too, to show when it (not the controller) is the bound.
 import { spawn } from 'node:child_process';
+import { createServer } from 'node:net';
 import { readFileSync } from 'node:fs';
 import { CoreV1Api, CustomObjectsApi, Watch, type KubeConfig } from '@kubernetes/client-node';
 import { startControlPlane } from '../test/harness/apiserver.ts';
@@ -46,6 +47,17 @@ class IPWatcher {
   }
 }
 
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const port = (srv.address() as { port: number }).port;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
 function peakRssMb(pid: number): number {
   const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
   return m ? Number(m[1]) / 1024 : NaN;
@@ -56,10 +68,19 @@ async function createMany(core: CoreV1Api, namespace: string, names: string[], i
   const worker = async () => {
     while (next < names.length) {
       const name = names[next++]!;
-      await core.createNamespacedService({
-        namespace,
-        body: { metadata: { name }, spec: { type: 'LoadBalancer', loadBalancerClass: lbClass, ports: [{ port: 80 }], selector: { app: name } } },
-      });
+      // A loaded API server sometimes drops a connection; retry rather than lose the run.
+      for (let attempt = 1; ; attempt++) {
+        try {
+          await core.createNamespacedService({
+            namespace,
+            body: { metadata: { name }, spec: { type: 'LoadBalancer', loadBalancerClass: lbClass, ports: [{ port: 80 }], selector: { app: name } } },
+          });
+          break;
+        } catch (err) {
+          if ((err as { code?: number }).code === 409 || attempt >= 5) break;
+          await sleep(100 * attempt);
+        }
+      }
     }
   };
   await Promise.all(Array.from({ length: inFlight }, worker));
@@ -79,13 +100,19 @@ async function main(): Promise<void> {
     plural: 'ipaddresspools',
     body: { apiVersion: 'metallb.io/v1beta1', kind: 'IPAddressPool', metadata: { name: 'bench' }, spec: { addresses: ['10.128.0.0/14'] } },
   });
+  const metricsPort = await freePort();
   const controller = spawn(
     process.execPath,
-    ['bin/ironlb.js', 'controller', '--kubeconfig', cp.kubeconfigPath, '--namespace', configNs, '--lb-class', lbClass, '--metrics-port', '0', '--log-level', 'error'],
+    ['bin/ironlb.js', 'controller', '--kubeconfig', cp.kubeconfigPath, '--namespace', configNs, '--lb-class', lbClass, '--metrics-port', String(metricsPort), '--metrics-host', '127.0.0.1', '--log-level', 'error'],
     { stdio: ['ignore', 'ignore', 'inherit'] },
   );
   try {
-    await sleep(2000);
+    // Measure the controller, not its start-up: wait until it reports ready.
+    for (;;) {
+      const ready = await fetch(`http://127.0.0.1:${metricsPort}/readyz`).then((r) => r.ok, () => false);
+      if (ready) break;
+      await sleep(200);
+    }
 
     // 1) Steady 100 creations/s for 10 s: create→IP latency.
     {
