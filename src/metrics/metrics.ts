@@ -1,6 +1,23 @@
 // Prometheus metrics. Names are MetalLB's, because users' dashboards and alerts depend on them.
 import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 
+/** Both daemons report whether their configuration loaded and whether it is stale (MetalLB's names). */
+function configLoadedGauge(registry: Registry): Gauge {
+  const g = new Gauge({ name: 'metallb_k8s_client_config_loaded_bool', help: '1 if the configuration was ever loaded successfully', registers: [registry] });
+  g.set(0);
+  return g;
+}
+
+function configStaleGauge(registry: Registry): Gauge {
+  const g = new Gauge({
+    name: 'metallb_k8s_client_config_stale_bool',
+    help: '1 if running on a stale configuration, because the latest configuration is invalid',
+    registers: [registry],
+  });
+  g.set(0);
+  return g;
+}
+
 export class ControllerMetrics {
   readonly registry = new Registry();
   readonly addressesTotal = new Gauge({
@@ -39,16 +56,8 @@ export class ControllerMetrics {
     labelNames: ['pool'],
     registers: [this.registry],
   });
-  readonly configLoaded = new Gauge({
-    name: 'metallb_k8s_client_config_loaded_bool',
-    help: '1 if the configuration was ever loaded successfully',
-    registers: [this.registry],
-  });
-  readonly configStale = new Gauge({
-    name: 'metallb_k8s_client_config_stale_bool',
-    help: '1 if running on a stale configuration, because the latest configuration is invalid',
-    registers: [this.registry],
-  });
+  readonly configLoaded = configLoadedGauge(this.registry);
+  readonly configStale = configStaleGauge(this.registry);
   readonly allocationFailures = new Counter({
     name: 'ironlb_allocator_failures_total',
     help: 'Allocation attempts that failed, per reason kind',
@@ -58,8 +67,6 @@ export class ControllerMetrics {
 
   constructor(withProcessMetrics = true) {
     if (withProcessMetrics) collectDefaultMetrics({ register: this.registry });
-    this.configLoaded.set(0);
-    this.configStale.set(0);
   }
 }
 
@@ -128,16 +135,8 @@ export class SpeakerMetrics {
     labelNames: ['peer'],
     registers: [this.registry],
   });
-  readonly configLoaded = new Gauge({
-    name: 'metallb_k8s_client_config_loaded_bool',
-    help: '1 if the configuration was ever loaded successfully',
-    registers: [this.registry],
-  });
-  readonly configStale = new Gauge({
-    name: 'metallb_k8s_client_config_stale_bool',
-    help: '1 if running on a stale configuration, because the latest configuration is invalid',
-    registers: [this.registry],
-  });
+  readonly configLoaded = configLoadedGauge(this.registry);
+  readonly configStale = configStaleGauge(this.registry);
   readonly membersAlive = new Gauge({
     name: 'ironlb_membership_members_alive',
     help: 'Speakers this node sees alive through membership (including itself)',
@@ -151,7 +150,5 @@ export class SpeakerMetrics {
 
   constructor(withProcessMetrics = true) {
     if (withProcessMetrics) collectDefaultMetrics({ register: this.registry });
-    this.configLoaded.set(0);
-    this.configStale.set(0);
   }
 }

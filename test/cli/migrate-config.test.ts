@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseAllDocuments } from 'yaml';
 import { parseConfig } from '../../src/config/parse.ts';
+import { sources } from '../../src/config/fixtures.ts';
 import { configFingerprint } from '../../src/k8s/config-watcher.ts';
 
 const legacy = `peers:
@@ -35,19 +36,6 @@ function run(args: string[], input?: string) {
   return spawnSync(process.execPath, ['bin/ironlb.js', 'migrate-config', ...args], { encoding: 'utf8', input });
 }
 
-const sourcesWith = (partial: Record<string, unknown>) => ({
-  namespace: 'metallb-system',
-  ipAddressPools: [],
-  l2Advertisements: [],
-  bgpAdvertisements: [],
-  bgpPeers: [],
-  communities: [],
-  bfdProfiles: [],
-  legacyConfigMap: undefined,
-  secrets: [],
-  nodes: [],
-  ...partial,
-});
 
 describe('ironlb migrate-config', () => {
   const dir = mkdtempSync(join(tmpdir(), 'ironlb-migrate-'));
@@ -61,7 +49,7 @@ describe('ironlb migrate-config', () => {
     const byKind = (k: string) => docs.filter((d) => d.kind === k);
     assert.deepEqual(new Set(docs.map((d) => d.kind)), new Set(['IPAddressPool', 'L2Advertisement', 'BGPAdvertisement', 'BGPPeer', 'Community']));
     const fromCRDs = parseConfig(
-      sourcesWith({
+      sources({
         ipAddressPools: byKind('IPAddressPool'),
         l2Advertisements: byKind('L2Advertisement'),
         bgpAdvertisements: byKind('BGPAdvertisement'),
@@ -70,7 +58,7 @@ describe('ironlb migrate-config', () => {
       }),
     );
     const fromLegacy = parseConfig(
-      sourcesWith({ legacyConfigMap: { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'config', namespace: 'metallb-system' }, data: { config: legacy } } }),
+      sources({ legacyConfigMap: { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'config', namespace: 'metallb-system' }, data: { config: legacy } } }),
     );
     assert.ok(fromCRDs.ok && fromLegacy.ok);
     if (fromCRDs.ok && fromLegacy.ok) assert.equal(configFingerprint(fromCRDs.config), configFingerprint(fromLegacy.config));
