@@ -229,8 +229,9 @@ export class Controller {
       return;
     }
     if (current) {
+      const why = this.allocator.validityProblem(req) ?? 'it is no longer allowed';
       this.release(key);
-      this.event(svc, 'Normal', 'ClearAssignment', `${ipList(current.ips).join(', ')} is no longer allowed by the configuration or the service's spec; reallocating`);
+      this.event(svc, 'Normal', 'ClearAssignment', `released ${ipList(current.ips).join(', ')}: ${why}; reallocating`);
     } else if (statusIPs(svc).length > 0) {
       // An IP in status that the allocator does not hold (written before we started, or by a migration):
       // keep it if the rules allow.
