@@ -1,6 +1,7 @@
 // The `ironlb` command: one binary, one subcommand per role.
 import { controllerCommand, controllerUsage } from './controller-command.ts';
 import { migrateConfigCommand, migrateConfigUsage } from './migrate-config-command.ts';
+import { speakerCommand, speakerUsage } from './speaker-command.ts';
 
 const usage = `ironlb: a load balancer for Kubernetes on bare metal (MetalLB-compatible)
 
@@ -8,14 +9,18 @@ Usage: ironlb COMMAND [flags]
 
 Commands:
   controller       allocate LoadBalancer IPs from the configured pools
+  speaker          announce this node's services by BGP and/or Layer2 (ARP/NDP)
   migrate-config   print the metallb.io CRDs equivalent to a legacy MetalLB ConfigMap
 
 ${controllerUsage}
+
+${speakerUsage}
 
 ${migrateConfigUsage}`;
 
 const commands: Record<string, (argv: string[]) => Promise<void>> = {
   controller: controllerCommand,
+  speaker: speakerCommand,
   'migrate-config': migrateConfigCommand,
 };
 

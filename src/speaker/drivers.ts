@@ -14,6 +14,10 @@ export interface PeerStatus {
   readonly lastError: string | undefined;
   /** BFD state when a profile is set: Down, Init, Up, AdminDown. */
   readonly bfdState: string | undefined;
+  /** UPDATE messages sent since the speaker started (cumulative). */
+  readonly updatesSent?: number;
+  /** Prefixes wanted on this session but not advertised (session down, no usable next hop). */
+  readonly pendingPrefixes?: number;
 }
 
 export interface BGPDriver {

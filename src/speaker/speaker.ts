@@ -55,6 +55,7 @@ export class Speaker {
   private started = false;
   private stopping = false;
   private announcedLabels: Record<string, string>[] = [];
+  private readonly updatesCounted = new Map<string, number>();
 
   constructor(
     kc: KubeConfig,
@@ -259,6 +260,11 @@ export class Speaker {
     const objects: StatusObject[] = bgp.status().map((s) => {
       metrics.bgpSessionUp.set({ peer: s.address }, s.state === 'Established' ? 1 : 0);
       metrics.bgpAnnouncedPrefixes.set({ peer: s.address }, s.prefixesSent);
+      metrics.bgpPendingPrefixes.set({ peer: s.address }, s.pendingPrefixes ?? 0);
+      // The counter follows the driver's cumulative count.
+      const counted = this.updatesCounted.get(s.peer) ?? 0;
+      if ((s.updatesSent ?? 0) > counted) metrics.bgpUpdatesTotal.inc({ peer: s.address }, (s.updatesSent ?? 0) - counted);
+      this.updatesCounted.set(s.peer, s.updatesSent ?? 0);
       if (s.bfdState !== undefined) metrics.bfdSessionUp.set({ peer: s.address }, s.bfdState === 'Up' ? 1 : 0);
       return {
         id: `session/${s.peer}`,
