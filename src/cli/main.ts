@@ -2,6 +2,7 @@
 import { controllerCommand, controllerUsage } from './controller-command.ts';
 import { migrateConfigCommand, migrateConfigUsage } from './migrate-config-command.ts';
 import { speakerCommand, speakerUsage } from './speaker-command.ts';
+import { labCommand, labUsage } from './lab-command.ts';
 
 const usage = `ironlb: a load balancer for Kubernetes on bare metal (MetalLB-compatible)
 
@@ -11,17 +12,21 @@ Commands:
   controller       allocate LoadBalancer IPs from the configured pools
   speaker          announce this node's services by BGP and/or Layer2 (ARP/NDP)
   migrate-config   print the metallb.io CRDs equivalent to a legacy MetalLB ConfigMap
+  lab              a router, nodes and clients in network namespaces, with IronLB running: see below
 
 ${controllerUsage}
 
 ${speakerUsage}
 
-${migrateConfigUsage}`;
+${migrateConfigUsage}
+
+${labUsage}`;
 
 const commands: Record<string, (argv: string[]) => Promise<void>> = {
   controller: controllerCommand,
   speaker: speakerCommand,
   'migrate-config': migrateConfigCommand,
+  lab: labCommand,
 };
 
 async function main(argv: string[]): Promise<void> {

@@ -160,6 +160,22 @@ describe('membership (virtual time, in-memory network)', () => {
     assert.ok(alone.joined(), 'no seeds: joined at once');
   });
 
+  it('a member that started first, alone, joins (and says so) once the others answer it', () => {
+    const lab = new Lab(3);
+    const first = lab.nodes[0]!;
+    let told = 0;
+    first.onChange(() => told++);
+    first.start();
+    lab.clock.advance(2000); // its join syncs went nowhere
+    assert.equal(first.joined(), false);
+    lab.nodes[1]!.start();
+    lab.nodes[2]!.start();
+    lab.converge();
+    lab.clock.advance(1000);
+    assert.equal(first.joined(), true, 'acks from the others count as joining');
+    assert.ok(told > 0, 'listeners heard of it');
+  });
+
   it('converges through gossip when every member knows only one seed', () => {
     const lab = new Lab(12, { seeds: (i, l) => (i === 0 ? [] : [l.addrs[0]!]) });
     lab.startAll();

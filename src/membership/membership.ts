@@ -235,6 +235,8 @@ export class Membership {
   private awareness = 0;
   private lastAnswerAt = 0;
   private hasJoined = false;
+  /** joined() turned true and the change listeners have not been told yet. */
+  private joinedUnannounced = false;
   private probeList: string[] = [];
   private probeIndex = 0;
   private roster: readonly Seed[] = [];
@@ -635,7 +637,6 @@ export class Membership {
         return;
       case 'sync-reply':
         this.noteAnswer();
-        this.hasJoined = true;
         return;
     }
   }
@@ -679,6 +680,12 @@ export class Membership {
 
   private noteAnswer(): void {
     this.lastAnswerAt = this.clock.now();
+    // Any answer from another member means we are in the cluster, not only a sync reply: a member
+    // that started first sent its join syncs into the void and may never need another sync.
+    if (!this.hasJoined) {
+      this.hasJoined = true;
+      this.joinedUnannounced = true;
+    }
   }
 
   /** A member we hold suspect, dead or left is talking to us: tell it, so it can refute and rejoin. */
@@ -948,8 +955,10 @@ export class Membership {
       aliveChanged = next.size !== this.aliveView.size || [...next].some((n) => !this.aliveView.has(n));
       this.aliveView = next;
     }
+    const joinedChanged = this.joinedUnannounced;
+    this.joinedUnannounced = false;
     if (isolationChanged) for (const cb of [...this.isolationListeners]) this.callListener(() => cb(isolated));
-    if (aliveChanged) for (const cb of [...this.changeListeners]) this.callListener(() => cb(next));
+    if (aliveChanged || joinedChanged) for (const cb of [...this.changeListeners]) this.callListener(() => cb(next));
   }
 
   private callListener(fn: () => void): void {
