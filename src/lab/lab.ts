@@ -96,6 +96,9 @@ export async function startLab(opts: LabOptions): Promise<Lab> {
           : startGobgp(topology, 'router', routerConfig()),
     ]);
     controlPlane = cp;
+    // If the supervisor is killed, its control plane dies with it (pdeathsig); the run record makes
+    // `lab down` remove the control plane's files too.
+    topology.trackPath(cp.dir);
     say(`kube-apiserver + etcd ready at ${cp.server}; router ${opts.router} (AS ${routerASN}) listening for nodes (AS ${nodeASN})`);
 
     // Nodes as Kubernetes sees them: addresses and Ready, as a kubelet would report.
