@@ -204,9 +204,19 @@ export class Controller {
       }
       return;
     }
-    if (!this.config.current()) {
+    const config = this.config.current();
+    if (!config || config.pools.size === 0) {
+      // No pools at all is far more likely a missing configuration (CRDs uninstalled, ConfigMap not yet
+      // created during a migration) than an intent to take every IP away: keep what services hold.
       this.pending.add(key);
-      this.event(svc, 'Warning', 'AllocationFailed', 'no valid IronLB/MetalLB configuration has been loaded yet');
+      const held = this.allocator.assignmentOf(key);
+      this.event(
+        svc,
+        'Warning',
+        'AllocationFailed',
+        (config ? 'the configuration has no address pools' : 'no valid IronLB/MetalLB configuration has been loaded yet') +
+          (held ? `; keeping ${ipList(held.ips).join(', ')}` : ''),
+      );
       return;
     }
 
