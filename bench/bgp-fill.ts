@@ -48,6 +48,8 @@ try {
       intervalMs: 5,
       what: `${n} prefixes in FRR`,
     });
+    // The child's status line can arrive after FRR already counts every prefix: give it a moment.
+    for (let i = 0; i < 200 && establishedAt === undefined; i++) await new Promise((r) => setTimeout(r, 10));
     off();
     if (establishedAt === undefined) throw new Error('no Established status event seen');
     const ms = doneAt - establishedAt;
