@@ -106,6 +106,12 @@ async function main(): Promise<void> {
     ['bin/ironlb.js', 'controller', '--kubeconfig', cp.kubeconfigPath, '--namespace', configNs, '--lb-class', lbClass, '--metrics-port', String(metricsPort), '--metrics-host', '127.0.0.1', '--log-level', 'error'],
     { stdio: ['ignore', 'ignore', 'inherit'] },
   );
+  const abort = () => {
+    controller.kill('SIGKILL');
+    void cp.stop().finally(() => process.exit(130));
+  };
+  process.once('SIGTERM', abort);
+  process.once('SIGINT', abort);
   try {
     // Measure the controller, not its start-up: wait until it reports ready.
     for (;;) {
