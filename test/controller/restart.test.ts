@@ -22,7 +22,7 @@ describe('controller restart stability (real API server, real process)', () => {
     // Create in an order, then delete some, so the assignment is not simply "lowest first by name".
     for (let i = 0; i < 12; i++) await f.createService(`svc-${i}`, i % 3 === 0 ? { annotations: { 'metallb.io/address-pool': 'b' } } : {});
     const before = new Map<string, string[]>();
-    for (let i = 0; i < 12; i++) before.set(`svc-${i}`, await f.waitForIPs(`svc-${i}`));
+    for (let i = 0; i < 12; i++) before.set(`svc-${i}`, await f.waitForIPs(`svc-${i}`, 1, 60_000)); // the process may start slowly on a loaded machine
     for (const i of [2, 4]) {
       await f.core.deleteNamespacedService({ name: `svc-${i}`, namespace: f.svcNs });
       before.delete(`svc-${i}`);
@@ -38,7 +38,7 @@ describe('controller restart stability (real API server, real process)', () => {
     await f.patchPool('a', { avoidBuggyIPs: true }); // 10.42.0.0 is now "buggy", so that one IP must move
 
     f.startProcess(['--metrics-port', '0']);
-    for (let i = 0; i < 4; i++) await f.waitForIPs(`pending-${i}`);
+    for (let i = 0; i < 4; i++) await f.waitForIPs(`pending-${i}`, 1, 60_000);
     for (const [name, ips] of before) {
       const now = await f.ingressIPs(name);
       if (ips[0] === '10.42.0.0') {
