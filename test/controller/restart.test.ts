@@ -3,7 +3,19 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { waitFor } from '../harness/cluster.ts';
+import { createServer } from 'node:net';
 import { ControllerFixture, sleep } from './fixture.ts';
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const port = (srv.address() as { port: number }).port;
+      srv.close(() => resolve(port));
+    });
+  });
+}
 
 describe('controller restart stability (real API server, real process)', () => {
   let f: ControllerFixture;
@@ -37,7 +49,8 @@ describe('controller restart stability (real API server, real process)', () => {
     await f.createPool('0-first', ['10.42.2.0/28']);
     await f.patchPool('a', { avoidBuggyIPs: true }); // 10.42.0.0 is now "buggy", so that one IP must move
 
-    f.startProcess(['--metrics-port', '0']);
+    const metricsPort = await freePort();
+    f.startProcess(['--metrics-port', String(metricsPort), '--metrics-host', '127.0.0.1']);
     for (let i = 0; i < 4; i++) await f.waitForIPs(`pending-${i}`, 1, 60_000);
     for (const [name, ips] of before) {
       const now = await f.ingressIPs(name);
@@ -51,5 +64,18 @@ describe('controller restart stability (real API server, real process)', () => {
     const taken = new Set([...before.values()].flat());
     for (const ips of pendingIPs) assert.ok(!taken.has(ips[0]!) || ips[0] === '10.42.0.0', `pending got a fresh IP, not ${ips[0]}`);
     await waitFor(async () => ((await f.configState())?.result === 'Valid' ? true : undefined), { what: 'ConfigurationState Valid' });
+
+    // The metrics endpoint users alert on, with MetalLB's names, and the probes.
+    const base = `http://127.0.0.1:${metricsPort}`;
+    assert.equal((await fetch(`${base}/healthz`)).status, 200);
+    assert.equal((await fetch(`${base}/readyz`)).status, 200);
+    const metrics = await waitFor(async () => {
+      const text = await (await fetch(`${base}/metrics`)).text();
+      return /metallb_allocator_addresses_in_use_total\{pool="a"\} [1-9]/.test(text) ? text : undefined;
+    }, { what: 'pool metrics' });
+    assert.match(metrics, /metallb_allocator_addresses_total\{pool="a"\} 15/); // avoidBuggyIPs took 10.42.0.0 out
+    assert.match(metrics, /metallb_allocator_ipv4_addresses_total\{pool="0-first"\} 16/);
+    assert.match(metrics, /metallb_k8s_client_config_loaded_bool 1/);
+    assert.match(metrics, /metallb_k8s_client_config_stale_bool 0/);
   });
 });
