@@ -4,9 +4,11 @@
 // The API server's own create rate is printed too, to show when it (not the controller) is the bound.
 import { spawn } from 'node:child_process';
 import { createServer } from 'node:net';
-import { readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { CoreV1Api, CustomObjectsApi, Watch, type KubeConfig } from '@kubernetes/client-node';
-import { startControlPlane } from '../test/harness/apiserver.ts';
+import { startControlPlane } from '../src/lab/control-plane.ts';
+import { compile } from '../scripts/build-image.ts';
 
 const bench = 'controller-e2e';
 const emit = (metric: string, value: number, unit: string, n: number) =>
@@ -101,9 +103,13 @@ async function main(): Promise<void> {
     body: { apiVersion: 'metallb.io/v1beta1', kind: 'IPAddressPool', metadata: { name: 'bench' }, spec: { addresses: ['10.128.0.0/14'] } },
   });
   const metricsPort = await freePort();
+  // Measure what users run: the image ships the controller compiled to JavaScript (no tsx in memory).
+  const dist = join(process.cwd(), '.cache', 'bench-dist');
+  mkdirSync(dist, { recursive: true });
+  compile(dist, dist);
   const controller = spawn(
     process.execPath,
-    ['bin/ironlb.js', 'controller', '--kubeconfig', cp.kubeconfigPath, '--namespace', configNs, '--lb-class', lbClass, '--metrics-port', String(metricsPort), '--metrics-host', '127.0.0.1', '--log-level', 'error'],
+    [join(dist, 'src/cli/main.js'), 'controller', '--kubeconfig', cp.kubeconfigPath, '--namespace', configNs, '--lb-class', lbClass, '--metrics-port', String(metricsPort), '--metrics-host', '127.0.0.1', '--log-level', 'error'],
     { stdio: ['ignore', 'ignore', 'inherit'] },
   );
   const abort = () => {

@@ -245,7 +245,7 @@ export function productionPackages(): string[] {
 }
 
 /** Compiles src/ (without tests) and native/addon.ts to JavaScript under `outDir`, mirroring the repo. */
-function compile(outDir: string, workDir: string): void {
+export function compile(outDir: string, workDir: string): void {
   const tsconfig = join(workDir, 'tsconfig.image.json');
   writeFileSync(
     tsconfig,
