@@ -32,6 +32,8 @@ export interface LabOptions {
   readonly stateDir: string;
   /** Progress lines for the user. */
   readonly progress?: (line: string) => void;
+  /** Replaces the router's configuration (e.g. iBGP, MD5, BFD); gets the default one. */
+  readonly routerConfig?: (defaults: BgpRouterConfig) => BgpRouterConfig;
 }
 
 /** Everything a CLI invocation needs to find and talk to a running lab. */
@@ -87,13 +89,14 @@ export async function startLab(opts: LabOptions): Promise<Lab> {
   let bridge: Server | undefined;
   try {
     say(`network: router, ${opts.nodes} nodes, client (LAN ${LAN.ipv4}), far client (behind the router) — namespaces ${topology.prefix}-*`);
+    const rc = opts.routerConfig ? opts.routerConfig(routerConfig()) : routerConfig();
     const [cp, router] = await Promise.all([
       startControlPlane({ namespaces: ['metallb-system', labNamespace] }),
       opts.router === 'frr'
-        ? startFrr(topology, 'router', routerConfig())
+        ? startFrr(topology, 'router', rc)
         : opts.router === 'bird'
-          ? startBird(topology, 'router', routerConfig())
-          : startGobgp(topology, 'router', routerConfig()),
+          ? startBird(topology, 'router', rc)
+          : startGobgp(topology, 'router', rc),
     ]);
     controlPlane = cp;
     // If the supervisor is killed, its control plane dies with it (pdeathsig); the run record makes

@@ -413,6 +413,33 @@ describe('Layer2Announcer: gratuitous announcements', () => {
     assert.deepEqual(s.take().map((f) => arpOf(f).senderIp), [VIP4, VIP4]);
   });
 
+  it('a quiet target (handed over) is answered but never announced: its burst stops; it starts again when the IP is ours again', () => {
+    w.announcer.setTargets([target(VIP4), target(VIP6)]);
+    const s = w.arp('eth0');
+    s.take();
+    w.ndp('eth0').take();
+    w.clock.advance(1100);
+    assert.equal(s.take().length, 2);
+    assert.equal(w.ndp('eth0').take().length, 1);
+    // Handed over mid-burst: no more gratuitous rounds (they would pull clients back), not even from
+    // announceNow, but requests are still answered.
+    w.announcer.setTargets([{ ...target(VIP4), quiet: true }, { ...target(VIP6), quiet: true }]);
+    assert.equal(s.take().length, 0);
+    w.clock.advance(10_000);
+    w.announcer.announceNow();
+    assert.equal(s.take().length, 0);
+    assert.equal(w.ndp('eth0').take().length, 0);
+    s.deliver(arpRequest(VIP4));
+    assert.deepEqual(s.take().map((f) => [arpOf(f).operation, arpOf(f).targetIp]), [['reply', CLIENT4]]);
+    w.ndp('eth0').deliver(neighborSolicitation(VIP6));
+    assert.equal(naOf(w.ndp('eth0').take()[0]!).solicited, true);
+    assert.deepEqual(w.announcer.answeredIPs(), [{ ip: VIP4, interfaces: ['eth0'] }, { ip: VIP6, interfaces: ['eth0'] }]);
+    // Quiet only if every mention is quiet.
+    w.announcer.setTargets([{ ...target(VIP4), quiet: true }, target(VIP4), { ...target(VIP6), quiet: true }]);
+    assert.equal(s.take().length, 2);
+    assert.equal(w.ndp('eth0').take().length, 0);
+  });
+
   it('follows custom delays, including a first round that is not immediate', () => {
     const c = new World([eth('eth0', 2)], { gratuitousDelaysMs: [100, 100, 3000] });
     c.announcer.setTargets([target(VIP4)]);

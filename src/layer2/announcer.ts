@@ -39,6 +39,11 @@ export interface L2Target {
   readonly ip: IPAddress;
   /** Interface names to answer on; empty = every eligible interface. Ineligible names are skipped. */
   readonly interfaces: readonly string[];
+  /**
+   * Answer requests for it but send no gratuitous ARP/NA (and stop a burst in progress): for an IP this
+   * node is handing over to another one. Its announcements would pull clients back from the new owner.
+   */
+  readonly quiet?: boolean;
 }
 
 /** Counters (metallb_layer2_*). Only IPs being answered appear as `ip`; `reason` is a decode layer. */
@@ -98,6 +103,7 @@ interface Wanted {
   readonly v6: boolean;
   /** undefined = every eligible interface */
   readonly interfaces: ReadonlySet<string> | undefined;
+  readonly quiet: boolean;
 }
 
 /** What is open on one interface. Replaced (closed and opened again) if its ifindex or MAC changes. */
@@ -109,6 +115,8 @@ interface Link {
   ndp: L2Socket | undefined;
   /** IPs answered here: only those whose family's socket is open. */
   answers: ReadonlySet<string>;
+  /** Those of `answers` that are answered but never announced (quiet targets). */
+  quiet: ReadonlySet<string>;
   /** Link-layer memberships of the IPv6 socket. */
   readonly macGroups: Set<MacAddress>;
   /** IP-layer memberships (solicited-node groups). */
@@ -183,18 +191,20 @@ export class Layer2Announcer {
       // The same IP twice (two advertisements): union of interfaces; "all" wins.
       let interfaces: Set<string> | undefined = t.interfaces.length === 0 ? undefined : new Set(t.interfaces);
       if (prev) interfaces = prev.interfaces === undefined || interfaces === undefined ? undefined : new Set([...prev.interfaces, ...interfaces]);
-      next.set(text, { ip: t.ip, text, v6: t.ip.family === 'IPv6', interfaces });
+      // Quiet only if every mention of the IP is quiet.
+      const quiet = (prev?.quiet ?? true) && t.quiet === true;
+      next.set(text, { ip: t.ip, text, v6: t.ip.family === 'IPv6', interfaces, quiet });
     }
     this.#targets = next;
     this.#reconcile();
   }
 
-  /** One gratuitous round now, on every interface answering them, for these IPs (default: all answered). */
+  /** One gratuitous round now, on every interface answering them, for these IPs (default: all answered but quiet ones). */
   announceNow(ips?: readonly IPAddress[]): void {
     if (this.#stopped) return;
     const only = ips ? new Set(ips.map(formatIP)) : undefined;
     for (const link of this.#links.values()) {
-      for (const ip of link.answers) if (!only || only.has(ip)) this.#sendGratuitous(link, ip);
+      for (const ip of link.answers) if ((!only || only.has(ip)) && !link.quiet.has(ip)) this.#sendGratuitous(link, ip);
     }
   }
 
@@ -278,6 +288,7 @@ export class Layer2Announcer {
           arp: undefined,
           ndp: undefined,
           answers: new Set(),
+          quiet: new Set(),
           macGroups: new Set(),
           ipGroups: new Set(),
           sendError: undefined,
@@ -369,9 +380,13 @@ export class Layer2Announcer {
     }
 
     const previous = link.answers;
+    const previousQuiet = link.quiet;
+    const quiet = new Set(wanted.filter((w) => w.quiet && answers.has(w.text)).map((w) => w.text));
     link.answers = answers;
-    for (const ip of previous) if (!answers.has(ip)) this.#cancelBurst(link, ip);
-    for (const ip of answers) if (!previous.has(ip)) this.#startBurst(link, ip);
+    link.quiet = quiet;
+    for (const ip of previous) if (!answers.has(ip) || quiet.has(ip)) this.#cancelBurst(link, ip);
+    // A burst for an IP answered here anew, or one that stops being handed over (it is ours again).
+    for (const ip of answers) if (!quiet.has(ip) && (!previous.has(ip) || previousQuiet.has(ip))) this.#startBurst(link, ip);
   }
 
   #ensureSocket(
@@ -414,6 +429,7 @@ export class Layer2Announcer {
   #closeLink(link: Link): void {
     for (const ip of link.answers) this.#cancelBurst(link, ip);
     link.answers = new Set();
+    link.quiet = new Set();
     for (const g of link.ipGroups) this.#ipv6Groups?.leave(g, link.name);
     link.ipGroups.clear();
     link.macGroups.clear();
@@ -516,7 +532,7 @@ export class Layer2Announcer {
     const delays = this.#delays;
     const round = (i: number): void => {
       this.#bursts.delete(key);
-      if (this.#links.get(link.name) !== link || !link.answers.has(ip)) return;
+      if (this.#links.get(link.name) !== link || !link.answers.has(ip) || link.quiet.has(ip)) return;
       this.#sendGratuitous(link, ip);
       if (i + 1 < delays.length) schedule(i + 1);
     };

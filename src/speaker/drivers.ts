@@ -32,6 +32,8 @@ export interface BGPDriver {
 export interface L2Target {
   readonly ip: IPAddress;
   readonly interfaces: readonly string[];
+  /** Answer requests but send no gratuitous announcements: the IP is being handed over to another node. */
+  readonly quiet?: boolean;
 }
 
 export interface L2Driver {

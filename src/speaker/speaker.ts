@@ -106,7 +106,12 @@ export class Speaker {
     this.timer?.cancel();
     this.lingerTimer?.cancel();
     await this.opts.liveness?.leave().catch(() => undefined);
-    if (this.currentL2.size > 0) await new Promise((r) => this.clock.setTimer(this.opts.handoverGraceMs ?? 1000, () => r(undefined)));
+    if (this.currentL2.size > 0) {
+      // Keep answering, but stop announcing: a gratuitous round now would pull clients back from the
+      // nodes taking over.
+      this.opts.l2?.setTargets([...this.currentL2.values(), ...[...this.lingering.values()].map((l) => l.target)].map((t) => ({ ...t, quiet: true })));
+      await new Promise((r) => this.clock.setTimer(this.opts.handoverGraceMs ?? 1000, () => r(undefined)));
+    }
     await Promise.all([this.opts.l2?.stop(), this.opts.bgp?.stop()]);
     await this.opts.liveness?.stop();
     await Promise.all([this.l2Statuses.set([]), this.bgpStatuses.set([]), this.sessionStatuses.set([])]).catch(() => undefined);
@@ -190,7 +195,8 @@ export class Speaker {
         this.lingering.delete(k);
         continue;
       }
-      effective.set(k, l.target);
+      // Handed over: answered, never announced (a gratuitous round would pull clients back to us).
+      effective.set(k, { ...l.target, quiet: true });
       nextExpiry = Math.min(nextExpiry, l.until);
     }
     this.opts.l2.setTargets([...effective.values()]);
