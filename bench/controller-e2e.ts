@@ -40,9 +40,24 @@ class IPWatcher {
       () => undefined,
     );
   }
-  waitForCount(count: number): Promise<void> {
-    if (this.arrived.size >= count) return Promise.resolve();
-    return new Promise((resolve) => this.waiters.push({ count, resolve }));
+  /**
+   * Resolves once `count` services have an IP. A watch can end early (server timeout, dropped
+   * connection); a slow list every few seconds catches what it missed, timestamped when seen (an
+   * overestimate, never an underestimate).
+   */
+  async waitForCount(count: number): Promise<void> {
+    const core = this.kc.makeApiClient(CoreV1Api);
+    while (this.arrived.size < count) {
+      const done = new Promise<void>((resolve) => this.waiters.push({ count, resolve }));
+      const timeout = sleep(3000);
+      await Promise.race([done, timeout]);
+      if (this.arrived.size >= count) return;
+      const list = await core.listNamespacedService({ namespace: this.namespace });
+      for (const svc of list.items) {
+        const name = svc.metadata?.name ?? '';
+        if ((svc.status?.loadBalancer?.ingress?.length ?? 0) > 0 && !this.arrived.has(name)) this.arrived.set(name, performance.now());
+      }
+    }
   }
   stop(): void {
     this.abort?.abort();
