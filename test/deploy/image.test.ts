@@ -63,7 +63,7 @@ describe('container image (scripts/build-image, no Docker engine)', () => {
     const appFiles = [...files.keys()].filter((p) => p.startsWith('app/src/'));
     assert.deepEqual(appFiles.filter((p) => p.endsWith('.ts')), [], 'no TypeScript');
     assert.deepEqual(appFiles.filter((p) => /\.test[.-]/.test(p)), [], 'no tests');
-    assert.match(files.get('app/src/cli/main.js')!.content.toString(), /from "\.\/controller-command\.js"/, 'imports rewritten to .js');
+    assert.match(files.get('app/src/cli/main.js')!.content.toString(), /import\("\.\/controller-command\.js"\)/, 'imports rewritten to .js');
     const addon = files.get('app/native/build/Release/ironlb_native.node')!;
     assert.equal(addon.content.subarray(0, 4).toString('latin1'), '\x7fELF');
     assert.equal(JSON.parse(files.get('app/package.json')!.content.toString()).type, 'module');
