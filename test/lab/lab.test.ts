@@ -31,13 +31,17 @@ const alive = (pid: number) => {
   }
 };
 
+/** Run ids this test's labs have used (from its own registry), so other tests' labs are never counted. */
+const seenIds = new Set<string>();
+
 function labNamespaces(): string[] {
+  for (const f of readdirSync(registryDir)) if (f.endsWith('.json')) seenIds.add(f.slice(0, -5));
+  if (seenIds.size === 0) return [];
   const r = spawnSync('ip', ['netns', 'list'], { encoding: 'utf8' });
-  const ids = readdirSync(registryDir).filter((f) => f.endsWith('.json')).map((f) => f.slice(0, -5));
   return r.stdout
     .split('\n')
     .map((l) => l.split(' ')[0] ?? '')
-    .filter((ns) => ns.startsWith('ilb-') && (ids.length === 0 || ids.some((id) => ns.startsWith(`ilb-${id}-`))));
+    .filter((ns) => [...seenIds].some((id) => ns.startsWith(`ilb-${id}-`)));
 }
 
 describe('ironlb lab (end to end)', { skip: root ? false : 'needs root (network namespaces)' }, () => {

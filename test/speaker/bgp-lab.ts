@@ -186,7 +186,7 @@ export class ApiLab {
   }
 
   /** The Service's LoadBalancer IPs once the controller assigned them (all families it asked for). */
-  async ingress(namespace: string, name: string, count = 2, timeoutMs = 30_000): Promise<string[]> {
+  async ingress(namespace: string, name: string, count = 2, timeoutMs = 120_000): Promise<string[]> {
     return waitFor(
       async () => {
         const svc = await this.core.readNamespacedService({ namespace, name });
