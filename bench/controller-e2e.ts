@@ -49,9 +49,11 @@ class IPWatcher {
     const core = this.kc.makeApiClient(CoreV1Api);
     while (this.arrived.size < count) {
       const done = new Promise<void>((resolve) => this.waiters.push({ count, resolve }));
-      const timeout = sleep(3000);
-      await Promise.race([done, timeout]);
+      const before = this.arrived.size;
+      await Promise.race([done, sleep(10_000)]);
       if (this.arrived.size >= count) return;
+      // Only when the watch has gone quiet: listing thousands of Services is itself load.
+      if (this.arrived.size > before) continue;
       const list = await core.listNamespacedService({ namespace: this.namespace });
       for (const svc of list.items) {
         const name = svc.metadata?.name ?? '';
