@@ -8,6 +8,7 @@ import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CoreV1Api, CustomObjectsApi, Watch, type KubeConfig } from '@kubernetes/client-node';
 import { startControlPlane } from '../src/lab/control-plane.ts';
+import { loadKubeConfig } from '../src/k8s/kubeconfig.ts';
 import { compile } from '../scripts/build-image.ts';
 
 const bench = 'controller-e2e';
@@ -107,7 +108,7 @@ async function createMany(core: CoreV1Api, namespace: string, names: string[], i
 
 async function main(): Promise<void> {
   const cp = await startControlPlane();
-  const kc = cp.kubeConfig();
+  const kc = loadKubeConfig(cp.kubeconfigPath);
   const core = kc.makeApiClient(CoreV1Api);
   const custom = kc.makeApiClient(CustomObjectsApi);
   const lbClass = 'ironlb.bench/e2e';
