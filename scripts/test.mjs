@@ -137,7 +137,9 @@ if (server) {
 if (interrupted) await new Promise(() => {}); // the signal handler exits
 testChild = spawn(
   process.execPath,
-  ['--import', 'tsx', '--test', '--test-reporter=spec', `--test-concurrency=${process.env.IRONLB_TEST_CONCURRENCY ?? 2}`, ...files],
+  // One file at a time by default: the integration files each run API servers, labs and routers, and on
+  // 2 cores two of them at once starve each other (IRONLB_TEST_CONCURRENCY=2 for a faster local run).
+  ['--import', 'tsx', '--test', '--test-reporter=spec', `--test-concurrency=${process.env.IRONLB_TEST_CONCURRENCY ?? 1}`, ...files],
   { stdio: 'inherit', env },
 );
 testChild.on('exit', (code, signal) => {
