@@ -196,7 +196,11 @@ export class Controller {
       this.pending.delete(key);
       const had = this.allocator.assignmentOf(key);
       this.release(key);
-      if (svc && !svc.metadata?.deletionTimestamp && (statusIPs(svc).length > 0 || this.poolAnnotation(svc))) {
+      // Clear only what this controller wrote: a service it held, or one that stopped being a
+      // LoadBalancer with our pool annotation on it. A LoadBalancer of another class belongs to another
+      // controller (another --lb-class), whose status must be left alone.
+      const ours = had !== undefined || (svc !== undefined && svc.spec?.type !== 'LoadBalancer' && this.poolAnnotation(svc) !== undefined);
+      if (svc && ours && !svc.metadata?.deletionTimestamp && (statusIPs(svc).length > 0 || this.poolAnnotation(svc))) {
         // Type changed away from LoadBalancer (or class changed): clear what we wrote.
         if (statusIPs(svc).length > 0) await this.writer.writeIngress(namespace, name, []);
         if (this.poolAnnotation(svc)) await this.writer.writePoolAnnotation(namespace, name, undefined);

@@ -121,10 +121,18 @@ describe('controller allocation (real API server)', () => {
     await f.waitForEvent('old-prefix', 'deprecatedAnnotation', 'metallb.universe.tf/loadBalancerIPs');
   });
 
-  it('ignores services of another loadBalancerClass', async () => {
+  it('ignores services of another loadBalancerClass, and leaves the status their controller wrote alone', async () => {
     await f.createService('other-class', { loadBalancerClass: 'example.com/other' });
     await sleep(700);
     assert.deepEqual(await f.ingressIPs('other-class'), []);
+    // Another controller (another --lb-class) gives it an IP; ours must not clear it.
+    await f.core.patchNamespacedServiceStatus(
+      { name: 'other-class', namespace: f.svcNs, body: { status: { loadBalancer: { ingress: [{ ip: '198.51.100.7' }] } } } },
+      mergePatch,
+    );
+    await f.core.patchNamespacedService({ name: 'other-class', namespace: f.svcNs, body: { metadata: { labels: { touched: 'yes' } } } }, mergePatch);
+    await sleep(700);
+    assert.deepEqual(await f.ingressIPs('other-class'), ['198.51.100.7']);
   });
 
   it('releases the IP when the type changes away from LoadBalancer', async () => {
