@@ -24,8 +24,9 @@ if (!name || !available.includes(name)) {
   process.exit(2);
 }
 
-const child = spawn(process.execPath, ['--import', 'tsx', join(benchDir, `${name}.ts`), ...args], {
-  stdio: 'inherit',
-  cwd: root,
-});
+// Benches on one machine never overlap (a second waits for the first): two at once on 2 cores would
+// each measure the other. IRONLB_BENCH_LOCK=0 turns this off.
+const command = [process.execPath, '--import', 'tsx', join(benchDir, `${name}.ts`), ...args];
+const locked = process.env.IRONLB_BENCH_LOCK !== '0' ? ['flock', process.env.IRONLB_BENCH_LOCK_FILE ?? '/tmp/ironlb-bench.lock', ...command] : command;
+const child = spawn(locked[0], locked.slice(1), { stdio: 'inherit', cwd: root });
 child.on('exit', (code, signal) => process.exit(code ?? (signal ? 1 : 0)));

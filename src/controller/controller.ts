@@ -202,8 +202,7 @@ export class Controller {
       const ours = had !== undefined || (svc !== undefined && svc.spec?.type !== 'LoadBalancer' && this.poolAnnotation(svc) !== undefined);
       if (svc && ours && !svc.metadata?.deletionTimestamp && (statusIPs(svc).length > 0 || this.poolAnnotation(svc))) {
         // Type changed away from LoadBalancer (or class changed): clear what we wrote.
-        if (statusIPs(svc).length > 0) await this.writer.writeIngress(namespace, name, []);
-        if (this.poolAnnotation(svc)) await this.writer.writePoolAnnotation(namespace, name, undefined);
+        await this.clearAssignment(svc);
         if (had) this.event(svc, 'Normal', 'ClearAssignment', `released ${ipList(had.ips).join(', ')}: service is no longer a LoadBalancer managed here`);
       }
       return;
@@ -265,8 +264,7 @@ export class Controller {
       this.pending.add(key);
       this.opts.metrics.allocationFailures.inc({ reason: result.reason.split(' ').slice(0, 3).join(' ') });
       this.event(svc, 'Warning', 'AllocationFailed', result.reason);
-      if (statusIPs(svc).length > 0) await this.writer.writeIngress(namespace, name, []);
-      if (this.poolAnnotation(svc)) await this.writer.writePoolAnnotation(namespace, name, undefined);
+      await this.clearAssignment(svc);
       return;
     }
     this.pending.delete(key);
@@ -286,9 +284,16 @@ export class Controller {
     const want = ipList(ips);
     const have = (svc.status?.loadBalancer?.ingress ?? []).map((i) => i.ip ?? '');
     const ipModeMissing = (svc.status?.loadBalancer?.ingress ?? []).some((i) => (i as { ipMode?: string }).ipMode !== 'VIP');
-    // Status first: it is the record that survives a restart.
-    if (!sameList(want, have) || ipModeMissing) await this.writer.writeIngress(namespace, name, want);
-    if (this.poolAnnotation(svc) !== pool) await this.writer.writePoolAnnotation(namespace, name, pool);
+    if (!sameList(want, have) || ipModeMissing) await this.writer.writeAssignment(namespace, name, want, pool);
+    else if (this.poolAnnotation(svc) !== pool) await this.writer.writePoolAnnotation(namespace, name, pool);
+  }
+
+  /** Removes the IP and the pool annotation, if either is there. */
+  private async clearAssignment(svc: Service): Promise<void> {
+    const namespace = svc.metadata?.namespace ?? '';
+    const name = svc.metadata?.name ?? '';
+    if (statusIPs(svc).length > 0) await this.writer.writeAssignment(namespace, name, [], undefined);
+    else if (this.poolAnnotation(svc)) await this.writer.writePoolAnnotation(namespace, name, undefined);
   }
 
   private schedulePoolStatus(): void {

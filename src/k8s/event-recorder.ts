@@ -21,11 +21,18 @@ interface Emitted {
 
 const mergePatch = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
 const repeatWindowMs = 10 * 60_000;
+/**
+ * Events are written a few at a time, in order: a burst of allocations (a thousand Services created at
+ * once) must not put a thousand Event writes ahead of the status writes that carry the IPs.
+ */
+const eventWritesInFlight = 4;
 
 export class EventRecorder {
   private readonly api: CoreV1Api;
   private readonly recent = new Map<string, Emitted>();
   private sequence = 0;
+  private writing = 0;
+  private readonly waitingForSlot: (() => void)[] = [];
 
   constructor(
     kc: KubeConfig,
@@ -38,6 +45,19 @@ export class EventRecorder {
 
   /** Records an event; never throws (an event that cannot be written is logged, not fatal). */
   async record(target: EventTarget, type: EventType, reason: string, message: string): Promise<void> {
+    // A finished write hands its slot straight to the next waiter.
+    if (this.writing >= eventWritesInFlight) await new Promise<void>((r) => this.waitingForSlot.push(r));
+    else this.writing++;
+    try {
+      await this.write(target, type, reason, message);
+    } finally {
+      const next = this.waitingForSlot.shift();
+      if (next) next();
+      else this.writing--;
+    }
+  }
+
+  private async write(target: EventTarget, type: EventType, reason: string, message: string): Promise<void> {
     const key = `${target.kind}/${target.namespace}/${target.name}/${target.uid ?? ''}/${reason}/${message}`;
     const now = new Date();
     const prev = this.recent.get(key);

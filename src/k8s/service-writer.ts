@@ -22,12 +22,27 @@ export class ServiceWriter {
     this.custom = kc.makeApiClient(CustomObjectsApi);
   }
 
-  /** Sets (or with ips=[] clears) the service's load-balancer ingress. */
-  async writeIngress(namespace: string, name: string, ips: readonly string[]): Promise<void> {
-    await this.core.patchNamespacedServiceStatus(
-      { namespace, name, body: { status: { loadBalancer: { ingress: ips.map((ip) => ({ ip, ipMode: 'VIP' })) } } } },
+  /**
+   * Sets (or with ips=[] and pool=undefined clears) the service's load-balancer ingress and its
+   * ip-allocated-from-pool annotation in one write. The Service status subresource resets only the spec,
+   * so the annotation rides along: one API write per allocation instead of two, and no moment where a
+   * Service has the IP without the annotation. Should an API server drop the metadata, the annotation is
+   * written separately.
+   */
+  async writeAssignment(namespace: string, name: string, ips: readonly string[], pool: string | undefined): Promise<void> {
+    const key = annotationPrefix + annotations.ipAllocatedFromPool;
+    const written = await this.core.patchNamespacedServiceStatus(
+      {
+        namespace,
+        name,
+        body: {
+          metadata: { annotations: { [key]: pool ?? null } },
+          status: { loadBalancer: { ingress: ips.map((ip) => ({ ip, ipMode: 'VIP' })) } },
+        },
+      },
       mergePatch,
     );
+    if (written.metadata?.annotations?.[key] !== pool) await this.writePoolAnnotation(namespace, name, pool);
   }
 
   /** Sets (or with pool=undefined removes) the ip-allocated-from-pool annotation. */
