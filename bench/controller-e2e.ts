@@ -5,12 +5,12 @@
 import { spawn } from 'node:child_process';
 import { Agent, request } from 'node:https';
 import { createServer } from 'node:net';
-import { mkdirSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CoreV1Api, CustomObjectsApi, Watch, type KubeConfig } from '@kubernetes/client-node';
 import { startControlPlane } from '../src/lab/control-plane.ts';
 import { loadKubeConfig } from '../src/k8s/kubeconfig.ts';
-import { compile } from '../scripts/build-image.ts';
+import { bundle } from '../scripts/build-dist.ts';
 
 const bench = 'controller-e2e';
 const emit = (metric: string, value: number, unit: string, n: number) =>
@@ -179,13 +179,12 @@ async function main(): Promise<void> {
     emit('apiserver_creates_per_s', (n * 1000) / (performance.now() - t0), 'services/s', n);
   }
   const metricsPort = await freePort();
-  // Measure what users run: the image ships the controller compiled to JavaScript (no tsx in memory).
+  // Measure what users run: the controller bundle the image ships (npm run build), made fresh here.
   const dist = join(process.cwd(), '.cache', 'bench-dist');
-  mkdirSync(dist, { recursive: true });
-  compile(dist, dist);
+  await bundle(dist);
   const controller = spawn(
     process.execPath,
-    [join(dist, 'src/cli/main.js'), 'controller', '--kubeconfig', cp.kubeconfigPath, '--namespace', configNs, '--lb-class', lbClass, '--metrics-port', String(metricsPort), '--metrics-host', '127.0.0.1', '--log-level', 'error'],
+    [join(dist, 'controller.js'), 'controller', '--kubeconfig', cp.kubeconfigPath, '--namespace', configNs, '--lb-class', lbClass, '--metrics-port', String(metricsPort), '--metrics-host', '127.0.0.1', '--log-level', 'error'],
     { stdio: ['ignore', 'ignore', 'inherit'] },
   );
   const abort = () => {
@@ -202,19 +201,21 @@ async function main(): Promise<void> {
       await sleep(200);
     }
 
-    // 1) Steady 100 creations/s for 10 s: create→IP latency.
-    {
-      const ns = 'steady';
+    // 1) Steady creation for 10 s: create→IP latency. 100/s is the figure asked for; 50/s shows the
+    // same path on a machine that is not saturated (on 2 cores, 100 creations/s plus the controller's
+    // two writes per Service keep the API server and etcd near 2 cores by themselves).
+    for (const rate of [100, 50]) {
+      const ns = `steady-${rate}`;
       await core.createNamespace({ body: { metadata: { name: ns } } });
       const w = new IPWatcher(kc, ns);
       await w.start();
       const sent = new Map<string, number>();
       const created: number[] = [];
-      const n = 1000;
+      const n = rate * 10;
       const t0 = performance.now();
       const creates: Promise<unknown>[] = [];
       for (let i = 0; i < n; i++) {
-        const due = t0 + i * 10;
+        const due = t0 + (i * 1000) / rate;
         const wait = due - performance.now();
         if (wait > 0) await sleep(wait);
         const name = `s-${i}`;
@@ -230,18 +231,19 @@ async function main(): Promise<void> {
       await Promise.all(creates);
       await w.waitForCount(n);
       w.stop();
+      const suffix = rate === 100 ? '' : `_at_${rate}`;
       const lat = [...sent].map(([name, t]) => w.arrived.get(name)! - t);
-      emit('p50_ms', percentile(lat, 50), 'ms', n);
-      emit('p99_ms', percentile(lat, 99), 'ms', n);
+      emit(`p50_ms${suffix}`, percentile(lat, 50), 'ms', n);
+      emit(`p99_ms${suffix}`, percentile(lat, 99), 'ms', n);
       // The controller's share: from the Service showing up in a watch to its IP showing up.
       const own = [...sent.keys()].filter((name) => w.seen.has(name)).map((name) => w.arrived.get(name)! - w.seen.get(name)!);
-      emit('controller_p50_ms', percentile(own, 50), 'ms', own.length);
-      emit('controller_p99_ms', percentile(own, 99), 'ms', own.length);
+      emit(`controller_p50_ms${suffix}`, percentile(own, 50), 'ms', own.length);
+      emit(`controller_p99_ms${suffix}`, percentile(own, 99), 'ms', own.length);
       // The API server's share: the create call's own round trip.
-      emit('create_p50_ms', percentile(created, 50), 'ms', n);
-      emit('create_p99_ms', percentile(created, 99), 'ms', n);
-      emit('rss_mb_after_steady', peakRssMb(controller.pid!), 'MB', n);
+      emit(`create_p50_ms${suffix}`, percentile(created, 50), 'ms', n);
+      emit(`create_p99_ms${suffix}`, percentile(created, 99), 'ms', n);
     }
+    emit('rss_mb_after_steady', peakRssMb(controller.pid!), 'MB', 1500);
 
     // 2) Bursts of 1,000 and 10,000: time until all have an IP.
     for (const n of [1000, 10_000]) {

@@ -23,14 +23,14 @@ function newestSource(dir) {
 
 function freshBuild() {
   const stamp = join(root, 'dist', '.build-stamp');
-  if (!existsSync(stamp) || !existsSync(join(root, 'dist', 'src', 'cli', 'main.js'))) return false;
+  if (!existsSync(stamp) || !existsSync(join(root, 'dist', `${process.argv[2]}.js`))) return false;
   const built = statSync(stamp).mtimeMs;
   return newestSource(join(root, 'src')) <= built && statSync(join(root, 'native', 'addon.ts')).mtimeMs <= built;
 }
 
 if (daemons.has(process.argv[2] ?? '') && process.env.IRONLB_RUNTIME !== 'tsx' && freshBuild()) {
   process.env.IRONLB_NATIVE_ADDON ??= join(root, 'native', 'build', 'Release', 'ironlb_native.node');
-  await import('../dist/src/cli/main.js');
+  await import(`../dist/${process.argv[2]}.js`);
 } else {
   const { register } = await import('tsx/esm/api');
   register();

@@ -1,5 +1,7 @@
 // The `ironlb` command: one binary, one subcommand per role. Each command's module is loaded only when
 // that command runs, so a daemon does not pay for the others' code at start-up.
+import { exitOnFailure } from './exit.ts';
+
 type Command = { run: (argv: string[]) => Promise<void>; usage: string };
 
 const commands: Record<string, { summary: string; load: () => Promise<Command> }> = {
@@ -60,7 +62,4 @@ async function main(argv: string[]): Promise<void> {
   await (await command.load()).run(rest);
 }
 
-main(process.argv.slice(2)).catch((err: unknown) => {
-  console.error(`ironlb: ${err instanceof Error ? err.message : String(err)}`);
-  process.exit(1);
-});
+exitOnFailure(main(process.argv.slice(2)));

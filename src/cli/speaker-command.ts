@@ -2,10 +2,10 @@
 // BGP and/or Layer2, with fast failure detection among speakers through the membership protocol.
 import { hostname } from 'node:os';
 import { parseArgs } from 'node:util';
-import { CoreV1Api } from '@kubernetes/client-node';
 import { BGPSpeaker } from '../bgp/bgp-speaker.ts';
 import { UdpBfdFactory } from '../bgp/bfd/udp.ts';
 import { systemClock } from '../clock/clock.ts';
+import { KubeApi } from '../k8s/api.ts';
 import { loadKubeConfig } from '../k8s/kubeconfig.ts';
 import { Layer2Announcer } from '../layer2/announcer.ts';
 import { createLogger } from '../log/logger.ts';
@@ -75,10 +75,10 @@ export async function speakerCommand(argv: string[]): Promise<void> {
   const namespace = values.namespace!;
   const log = createLogger(values['log-level'], 'speaker').child({ node: nodeName });
   const kc = loadKubeConfig(values.kubeconfig);
-  const core = kc.makeApiClient(CoreV1Api);
+  const api = new KubeApi(kc);
   const metrics = new SpeakerMetrics();
 
-  const self = (await core.readNode({ name: nodeName }).catch((err: Error) => {
+  const self = (await api.get<NodeObject>({ apiVersion: 'v1', plural: 'nodes', name: nodeName }).catch((err: Error) => {
     throw new Error(`cannot read Node ${nodeName}: ${err.message} (is --node-name right?)`);
   })) as NodeObject;
   const nodeIPv4 = nodeInternalIP(self, 'IPv4');
@@ -89,7 +89,7 @@ export async function speakerCommand(argv: string[]): Promise<void> {
     const keys: string[] = [];
     if (values['memberlist-key']) keys.push(values['memberlist-key']);
     if (values['memberlist-secret']) {
-      const secret = await core.readNamespacedSecret({ name: values['memberlist-secret'], namespace });
+      const secret = await api.get<{ data?: Record<string, string> }>({ apiVersion: 'v1', plural: 'secrets', namespace, name: values['memberlist-secret'] });
       const encoded = secret.data?.secretkey;
       if (!encoded) throw new Error(`Secret ${namespace}/${values['memberlist-secret']} has no "secretkey"`);
       keys.push(Buffer.from(encoded, 'base64').toString('utf8'));

@@ -3,7 +3,8 @@
 // its owner only when it is valid and different. An invalid configuration is never applied: the last good
 // one keeps serving, and the problem is published as a ConfigurationState, Warning Events on the
 // offending objects, and the stale metric.
-import { CustomObjectsApi, PatchStrategy, setHeaderOptions, type KubeConfig, type KubernetesObject } from '@kubernetes/client-node';
+import type { KubeConfig, KubernetesObject } from '@kubernetes/client-node';
+import { KubeApi } from './api.ts';
 import { parseConfig, type ConfigSources } from '../config/parse.ts';
 import { formatConfigError, type Config, type ConfigError } from '../config/model.ts';
 import type { Logger } from '../log/logger.ts';
@@ -44,7 +45,6 @@ export interface ConfigWatcherOptions {
   readonly watchSecrets: boolean;
 }
 
-const mergePatch = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
 
 /** A stable text form of a Config, to tell a real change from a resync. */
 export function configFingerprint(config: Config): string {
@@ -59,7 +59,7 @@ export class ConfigWatcher {
   private readonly caches: Record<ConfigKindKey, WatchCache<KubernetesObject>>;
   private readonly configMap: WatchCache<KubernetesObject>;
   private readonly secrets: WatchCache<KubernetesObject> | undefined;
-  private readonly customApi: CustomObjectsApi;
+  private readonly api: KubeApi;
   private good: Config | undefined;
   private goodFingerprint = '';
   private lastErrorsText = '';
@@ -72,7 +72,7 @@ export class ConfigWatcher {
     private readonly opts: ConfigWatcherOptions,
   ) {
     const { namespace, log } = opts;
-    this.customApi = kc.makeApiClient(CustomObjectsApi);
+    this.api = new KubeApi(kc);
     const cache = (k: ConfigKindKey) =>
       new WatchCache<KubernetesObject>(kc, { apiVersion: `${metallbGroup}/${configKinds[k].version}`, plural: configKinds[k].plural, namespace }, log);
     this.caches = {
@@ -194,18 +194,18 @@ export class ConfigWatcher {
   private writeState(result: 'Valid' | 'Invalid', errorSummary: string): void {
     const { namespace, stateName, log } = this.opts;
     const body = { status: { result, errorSummary, lastTransitionTime: new Date().toISOString() } };
-    const common = { group: metallbGroup, version: 'v1beta1', namespace, plural: 'configurationstates' };
+    const state = { apiVersion: `${metallbGroup}/v1beta1`, plural: 'configurationstates', namespace, name: stateName, subresource: 'status' };
     this.stateWrite = this.stateWrite.then(async () => {
       try {
         try {
-          await this.customApi.patchNamespacedCustomObjectStatus({ ...common, name: stateName, body }, mergePatch);
+          await this.api.mergePatch(state, body);
         } catch (err) {
           if ((err as { code?: number }).code !== 404) throw err;
-          await this.customApi.createNamespacedCustomObject({
-            ...common,
-            body: { apiVersion: `${metallbGroup}/v1beta1`, kind: 'ConfigurationState', metadata: { name: stateName, namespace } },
-          });
-          await this.customApi.patchNamespacedCustomObjectStatus({ ...common, name: stateName, body }, mergePatch);
+          await this.api.create(
+            { apiVersion: state.apiVersion, plural: state.plural, namespace },
+            { apiVersion: `${metallbGroup}/v1beta1`, kind: 'ConfigurationState', metadata: { name: stateName, namespace } },
+          );
+          await this.api.mergePatch(state, body);
         }
       } catch (err) {
         log.warn({ err: (err as Error).message }, 'could not write ConfigurationState');

@@ -1,10 +1,9 @@
 // Writes what the controller decided onto Services and pools: status.loadBalancer.ingress, the
 // ip-allocated-from-pool annotation, and IPAddressPool status counters. Merge patches only, so fields
 // written by others are left alone.
-import { CoreV1Api, CustomObjectsApi, PatchStrategy, setHeaderOptions, type KubeConfig } from '@kubernetes/client-node';
+import type { KubeConfig } from '@kubernetes/client-node';
 import { annotationPrefix, annotations } from '../controller/service-request.ts';
-
-const mergePatch = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
+import { KubeApi } from './api.ts';
 
 export interface PoolStatus {
   readonly assignedIPv4: bigint;
@@ -14,12 +13,10 @@ export interface PoolStatus {
 }
 
 export class ServiceWriter {
-  private readonly core: CoreV1Api;
-  private readonly custom: CustomObjectsApi;
+  private readonly api: KubeApi;
 
   constructor(kc: KubeConfig) {
-    this.core = kc.makeApiClient(CoreV1Api);
-    this.custom = kc.makeApiClient(CustomObjectsApi);
+    this.api = new KubeApi(kc);
   }
 
   /**
@@ -31,43 +28,28 @@ export class ServiceWriter {
    */
   async writeAssignment(namespace: string, name: string, ips: readonly string[], pool: string | undefined): Promise<void> {
     const key = annotationPrefix + annotations.ipAllocatedFromPool;
-    const written = await this.core.patchNamespacedServiceStatus(
+    const written = await this.api.mergePatch<{ metadata?: { annotations?: Record<string, string> } }>(
+      { apiVersion: 'v1', plural: 'services', namespace, name, subresource: 'status' },
       {
-        namespace,
-        name,
-        body: {
-          metadata: { annotations: { [key]: pool ?? null } },
-          status: { loadBalancer: { ingress: ips.map((ip) => ({ ip, ipMode: 'VIP' })) } },
-        },
+        metadata: { annotations: { [key]: pool ?? null } },
+        status: { loadBalancer: { ingress: ips.map((ip) => ({ ip, ipMode: 'VIP' })) } },
       },
-      mergePatch,
     );
     if (written.metadata?.annotations?.[key] !== pool) await this.writePoolAnnotation(namespace, name, pool);
   }
 
   /** Sets (or with pool=undefined removes) the ip-allocated-from-pool annotation. */
   async writePoolAnnotation(namespace: string, name: string, pool: string | undefined): Promise<void> {
-    await this.core.patchNamespacedService(
-      {
-        namespace,
-        name,
-        body: { metadata: { annotations: { [annotationPrefix + annotations.ipAllocatedFromPool]: pool ?? null } } },
-      },
-      mergePatch,
+    await this.api.mergePatch(
+      { apiVersion: 'v1', plural: 'services', namespace, name },
+      { metadata: { annotations: { [annotationPrefix + annotations.ipAllocatedFromPool]: pool ?? null } } },
     );
   }
 
   async writePoolStatus(namespace: string, pool: string, status: PoolStatus): Promise<void> {
-    await this.custom.patchNamespacedCustomObjectStatus(
-      {
-        group: 'metallb.io',
-        version: 'v1beta1',
-        namespace,
-        plural: 'ipaddresspools',
-        name: pool,
-        body: { status: poolStatusBody(status) },
-      },
-      mergePatch,
+    await this.api.mergePatch(
+      { apiVersion: 'metallb.io/v1beta1', plural: 'ipaddresspools', namespace, name: pool, subresource: 'status' },
+      { status: poolStatusBody(status) },
     );
   }
 }

@@ -1,17 +1,11 @@
-// A list+watch cache of one resource kind, built on client-node's informer. Restarts itself after errors
-// (API server restarts, expired watches, a CRD not installed yet) with capped backoff.
-import {
-  CoreV1Api,
-  CustomObjectsApi,
-  DiscoveryV1Api,
-  makeInformer,
-  type Informer,
-  type KubeConfig,
-  type KubernetesListObject,
-  type KubernetesObject,
-  type ObjectCache,
-} from '@kubernetes/client-node';
+// A list+watch cache of one resource kind: list once, then watch from the list's resourceVersion,
+// resuming from the last version seen when a watch ends and listing again when that version has
+// expired (410 Gone) or the API server cannot be reached (with capped backoff). A kind whose CRD is not
+// installed reads as empty until it appears. Objects are cached as the API server sends them (plain
+// JSON, see api.ts), without metadata.managedFields.
+import { Watch, type KubeConfig, type KubernetesObject } from '@kubernetes/client-node';
 import type { Logger } from '../log/logger.ts';
+import { KubeApi, resourcePath, type Query } from './api.ts';
 
 export interface Resource {
   /** "v1" or "group/version". */
@@ -26,76 +20,39 @@ export interface Resource {
 
 export type ChangeKind = 'add' | 'update' | 'delete';
 
-function resourcePath(r: Resource): string {
-  const base = r.apiVersion.includes('/') ? `/apis/${r.apiVersion}` : `/api/${r.apiVersion}`;
-  return r.namespace ? `${base}/namespaces/${r.namespace}/${r.plural}` : `${base}/${r.plural}`;
+/**
+ * Drops what no reader uses but every object carries: metadata.managedFields (server-side apply
+ * bookkeeping, often larger than the rest of the object). Objects are cached as long as they exist.
+ */
+function slim<T extends KubernetesObject>(obj: T): T {
+  if (obj?.metadata?.managedFields !== undefined) delete obj.metadata.managedFields;
+  return obj;
 }
 
-async function listResource(kc: KubeConfig, r: Resource): Promise<KubernetesListObject<KubernetesObject>> {
-  const fieldSelector = r.name ? `metadata.name=${r.name}` : undefined;
-  const labelSelector = r.labelSelector;
-  if (r.apiVersion === 'discovery.k8s.io/v1' && r.plural === 'endpointslices') {
-    const api = kc.makeApiClient(DiscoveryV1Api);
-    return (r.namespace
-      ? api.listNamespacedEndpointSlice({ namespace: r.namespace, fieldSelector })
-      : api.listEndpointSliceForAllNamespaces({ fieldSelector })) as never;
-  }
-  if (r.apiVersion.includes('/')) {
-    const [group, version] = r.apiVersion.split('/') as [string, string];
-    const api = kc.makeApiClient(CustomObjectsApi);
-    const list = r.namespace
-      ? await api.listNamespacedCustomObject({ group, version, namespace: r.namespace, plural: r.plural, fieldSelector, labelSelector })
-      : await api.listClusterCustomObject({ group, version, plural: r.plural, fieldSelector, labelSelector });
-    return list as KubernetesListObject<KubernetesObject>;
-  }
-  // Core kinds go through the raw path too, so the cache holds plain JSON objects exactly as watched.
-  const api = kc.makeApiClient(CoreV1Api);
-  const ns = r.namespace;
-  switch (r.plural) {
-    case 'services':
-      return (ns ? api.listNamespacedService({ namespace: ns, fieldSelector }) : api.listServiceForAllNamespaces({ fieldSelector })) as never;
-    case 'namespaces':
-      return api.listNamespace({ fieldSelector }) as never;
-    case 'nodes':
-      return api.listNode({ fieldSelector }) as never;
-    case 'configmaps':
-      return (ns ? api.listNamespacedConfigMap({ namespace: ns, fieldSelector }) : api.listConfigMapForAllNamespaces({ fieldSelector })) as never;
-    case 'secrets':
-      return (ns ? api.listNamespacedSecret({ namespace: ns, fieldSelector }) : api.listSecretForAllNamespaces({ fieldSelector })) as never;
-    case 'pods':
-      return (ns ? api.listNamespacedPod({ namespace: ns, fieldSelector }) : api.listPodForAllNamespaces({ fieldSelector })) as never;
-    default:
-      throw new Error(`watch-cache: no list function for core resource ${r.plural}`);
-  }
-}
+const keyOf = (o: KubernetesObject): string => `${o.metadata?.namespace ?? ''}/${o.metadata?.name ?? ''}`;
 
 export class WatchCache<T extends KubernetesObject> {
-  private readonly informer: Informer<T> & ObjectCache<T>;
+  private readonly api: KubeApi;
+  private readonly watch: Watch;
+  private readonly objects = new Map<string, T>();
+  private readonly listeners: ((kind: ChangeKind, obj: T) => void)[] = [];
+  private resourceVersion: string | undefined;
+  private abort: AbortController | undefined;
   private synced = false;
   private stopped = false;
   private retryMs = 500;
   private retryTimer: NodeJS.Timeout | undefined;
-  private readonly listeners: ((kind: ChangeKind, obj: T) => void)[] = [];
   private lastError: string | undefined;
+  /** Bumped on every (re)start, so callbacks of a superseded watch are ignored. */
+  private generation = 0;
 
   constructor(
     kc: KubeConfig,
     readonly resource: Resource,
     private readonly log: Logger,
   ) {
-    const path = resourcePath(resource);
-    this.informer = makeInformer<T>(kc, path, () => listResource(kc, resource) as Promise<KubernetesListObject<T>>, resource.labelSelector);
-    if (resource.name) {
-      // Field selectors on the watch too: without it, the watch would deliver every object of the kind.
-      (this.informer as unknown as { fieldSelector?: string }).fieldSelector = `metadata.name=${resource.name}`;
-    }
-    this.informer.on('add', (o) => this.emit('add', o));
-    this.informer.on('update', (o) => this.emit('update', o));
-    this.informer.on('delete', (o) => this.emit('delete', o));
-    this.informer.on('connect', () => {
-      this.retryMs = 500;
-    });
-    this.informer.on('error', (err: unknown) => this.onError(err));
+    this.api = new KubeApi(kc);
+    this.watch = new Watch(kc);
   }
 
   onChange(listener: (kind: ChangeKind, obj: T) => void): void {
@@ -103,42 +60,31 @@ export class WatchCache<T extends KubernetesObject> {
   }
 
   private emit(kind: ChangeKind, obj: T): void {
-    for (const l of this.listeners) l(kind, obj);
-  }
-
-  private onError(err: unknown): void {
-    const e = err as { statusCode?: number; code?: number; message?: string; body?: unknown };
-    this.errorSinceStart = true;
-    this.lastError = `${e.statusCode ?? e.code ?? ''} ${e.message ?? String(err)}`.trim();
-    if (this.stopped) return;
-    // 404 means the CRD is not installed: an empty list is the truth until it appears.
-    if (e.statusCode === 404 || e.code === 404) this.synced = true;
-    this.log.debug({ resource: this.resource.plural, err: this.lastError }, 'watch error, restarting');
-    clearTimeout(this.retryTimer);
-    this.retryTimer = setTimeout(() => void this.restart(), this.retryMs);
-    this.retryMs = Math.min(this.retryMs * 2, 10_000);
-  }
-
-  private errorSinceStart = false;
-
-  private async restart(): Promise<void> {
-    if (this.stopped) return;
-    this.errorSinceStart = false;
-    try {
-      await this.informer.start();
-      if (!this.errorSinceStart) this.synced = true;
-    } catch (err) {
-      this.onError(err);
+    for (const l of this.listeners) {
+      try {
+        l(kind, obj);
+      } catch (err) {
+        // client-node's watch swallows exceptions from its callback: say so here instead.
+        this.log.error({ resource: this.resource.plural, err: (err as Error).stack ?? String(err) }, 'change listener failed');
+      }
     }
+  }
+
+  private selectors(): Query {
+    return {
+      labelSelector: this.resource.labelSelector,
+      fieldSelector: this.resource.name ? `metadata.name=${this.resource.name}` : undefined,
+    };
   }
 
   /** Lists and starts watching; resolves once the first list arrived (or the kind does not exist). */
   async start(timeoutMs = 60_000): Promise<void> {
     const deadline = Date.now() + timeoutMs;
-    await this.restart();
+    void this.listAndWatch();
     while (!this.synced) {
+      if (this.stopped) return;
       if (Date.now() > deadline) throw new Error(`timed out listing ${this.resource.plural}: ${this.lastError ?? 'no answer'}`);
-      await new Promise((r) => setTimeout(r, 50));
+      await new Promise((r) => setTimeout(r, 20));
     }
   }
 
@@ -147,16 +93,127 @@ export class WatchCache<T extends KubernetesObject> {
   }
 
   list(): readonly T[] {
-    return this.informer.list();
+    return [...this.objects.values()];
   }
 
   get(name: string, namespace?: string): T | undefined {
-    return this.informer.get(name, namespace);
+    return this.objects.get(`${namespace ?? ''}/${name}`);
+  }
+
+  get size(): number {
+    return this.objects.size;
   }
 
   async stop(): Promise<void> {
     this.stopped = true;
+    this.generation++;
     clearTimeout(this.retryTimer);
-    await this.informer.stop();
+    this.abort?.abort();
+  }
+
+  private async listAndWatch(): Promise<void> {
+    const gen = ++this.generation;
+    this.abort?.abort();
+    if (this.stopped) return;
+    try {
+      const list = await this.api.list<T>({ apiVersion: this.resource.apiVersion, plural: this.resource.plural, namespace: this.resource.namespace }, this.selectors());
+      if (gen !== this.generation) return;
+      this.replaceAll(list.items.map(slim));
+      this.resourceVersion = list.metadata?.resourceVersion;
+      this.synced = true;
+      this.retryMs = 500;
+      this.lastError = undefined;
+    } catch (err) {
+      if (gen !== this.generation) return;
+      const code = (err as { code?: number }).code;
+      if (code === 404) {
+        // The CRD is not installed: an empty list is the truth until it appears.
+        this.replaceAll([]);
+        this.synced = true;
+      }
+      this.retry(err);
+      return;
+    }
+    await this.startWatch(gen);
+  }
+
+  private async startWatch(gen: number): Promise<void> {
+    const path = resourcePath({ apiVersion: this.resource.apiVersion, plural: this.resource.plural, namespace: this.resource.namespace });
+    const query = { ...this.selectors(), resourceVersion: this.resourceVersion, allowWatchBookmarks: true };
+    let expired = false;
+    const abort = await this.watch.watch(
+      path,
+      query,
+      (phase: string, obj: T & { code?: number; message?: string }) => {
+        if (gen !== this.generation) return;
+        switch (phase) {
+          case 'ADDED':
+          case 'MODIFIED': {
+            const key = keyOf(obj);
+            const had = this.objects.has(key);
+            this.objects.set(key, slim(obj));
+            this.resourceVersion = obj.metadata?.resourceVersion ?? this.resourceVersion;
+            this.emit(had ? 'update' : 'add', obj);
+            break;
+          }
+          case 'DELETED': {
+            const key = keyOf(obj);
+            const had = this.objects.get(key);
+            this.objects.delete(key);
+            this.resourceVersion = obj.metadata?.resourceVersion ?? this.resourceVersion;
+            if (had) this.emit('delete', obj);
+            break;
+          }
+          case 'BOOKMARK':
+            this.resourceVersion = obj.metadata?.resourceVersion ?? this.resourceVersion;
+            break;
+          case 'ERROR':
+            // A Status object; 410 Gone: our resourceVersion is older than the API server keeps.
+            if (obj.code === 410) expired = true;
+            this.lastError = `${obj.code ?? ''} ${obj.message ?? 'watch error'}`.trim();
+            break;
+        }
+      },
+      (err: unknown) => {
+        if (gen !== this.generation || this.stopped) return;
+        if (err || expired) {
+          if ((err as { statusCode?: number } | null)?.statusCode === 410) expired = true;
+          if (expired) this.resourceVersion = undefined;
+          this.retry(err ?? new Error(this.lastError ?? 'watch expired'));
+          return;
+        }
+        // A watch ends normally after the server's timeout: resume from the last version seen.
+        void this.startWatch(gen);
+      },
+    );
+    if (gen !== this.generation) abort.abort();
+    else this.abort = abort;
+  }
+
+  private retry(err: unknown): void {
+    const e = err as { statusCode?: number; code?: number; message?: string };
+    this.lastError = `${e.statusCode ?? e.code ?? ''} ${e.message ?? String(err)}`.trim();
+    if (this.stopped) return;
+    this.log.debug({ resource: this.resource.plural, err: this.lastError, retryInMs: this.retryMs }, 'list/watch failed, retrying');
+    clearTimeout(this.retryTimer);
+    this.retryTimer = setTimeout(() => void this.listAndWatch(), this.retryMs);
+    this.retryMs = Math.min(this.retryMs * 2, 10_000);
+  }
+
+  /** A fresh list: what vanished is deleted, what is new added, what changed updated. */
+  private replaceAll(items: T[]): void {
+    const fresh = new Map(items.map((o) => [keyOf(o), o]));
+    for (const [key, old] of this.objects) {
+      if (!fresh.has(key)) {
+        this.objects.delete(key);
+        this.emit('delete', old);
+      }
+    }
+    for (const [key, obj] of fresh) {
+      const old = this.objects.get(key);
+      this.objects.set(key, obj);
+      if (!old) this.emit('add', obj);
+      else if (old.metadata?.resourceVersion !== obj.metadata?.resourceVersion) this.emit('update', obj);
+    }
   }
 }

@@ -2,7 +2,13 @@
 // ahead of expiry (certificates.ts decides), and writes the CA bundle into IronLB's own
 // ValidatingWebhookConfiguration. The RBAC grants exactly that: get/update/patch on the Secret and on the
 // ValidatingWebhookConfiguration, both by name.
-import { AdmissionregistrationV1Api, type KubeConfig, type V1ValidatingWebhookConfiguration } from '@kubernetes/client-node';
+import type { KubeConfig } from '@kubernetes/client-node';
+import { KubeApi, statusCodeOf as statusCode } from '../k8s/api.ts';
+
+/** The parts of a ValidatingWebhookConfiguration written here (plain JSON, everything else kept). */
+interface WebhookConfigurationObject {
+  webhooks?: { clientConfig: { caBundle?: string } }[];
+}
 import type { Logger } from '../log/logger.ts';
 import {
   type CertificatePolicy,
@@ -35,11 +41,6 @@ export interface SyncResult {
   readonly rotated: boolean;
 }
 
-function statusCode(e: unknown): number | undefined {
-  const x = e as { code?: unknown; statusCode?: unknown };
-  const c = x?.code ?? x?.statusCode;
-  return typeof c === 'number' ? c : undefined;
-}
 
 /** The DNS names of a Service, as clients inside the cluster (and the API server) may use them. */
 export function serviceHosts(service: string, namespace: string): string[] {
@@ -48,7 +49,7 @@ export function serviceHosts(service: string, namespace: string): string[] {
 
 export class WebhookCertManager {
   private readonly store: SecretStore;
-  private readonly admission: AdmissionregistrationV1Api;
+  private readonly api: KubeApi;
   private readonly now: () => Date;
   private warnedMissingConfiguration = false;
 
@@ -57,7 +58,7 @@ export class WebhookCertManager {
     private readonly opts: CertManagerOptions,
   ) {
     this.store = new SecretStore(kc, opts.namespace, opts.secretName);
-    this.admission = kc.makeApiClient(AdmissionregistrationV1Api);
+    this.api = new KubeApi(kc);
     this.now = opts.now ?? (() => new Date());
   }
 
@@ -91,9 +92,10 @@ export class WebhookCertManager {
     const bundle = Buffer.from(caBundle(certificates, this.now())).toString('base64');
     const name = this.opts.webhookConfigurationName;
     for (let attempt = 0; ; attempt++) {
-      let vwc: V1ValidatingWebhookConfiguration;
+      let vwc: WebhookConfigurationObject;
+      const ref = { apiVersion: 'admissionregistration.k8s.io/v1', plural: 'validatingwebhookconfigurations', name };
       try {
-        vwc = await this.admission.readValidatingWebhookConfiguration({ name });
+        vwc = await this.api.get<WebhookConfigurationObject>(ref);
       } catch (e) {
         if (statusCode(e) === 404) {
           if (!this.warnedMissingConfiguration) this.opts.log.warn({ name }, 'ValidatingWebhookConfiguration not found: no CA bundle to write');
@@ -108,7 +110,7 @@ export class WebhookCertManager {
       for (const w of webhooks) w.clientConfig.caBundle = bundle;
       try {
         // The read resourceVersion makes this conditional: 409 when it changed since (helm upgrade).
-        await this.admission.replaceValidatingWebhookConfiguration({ name, body: vwc });
+        await this.api.replace(ref, vwc);
         this.opts.log.info({ name, webhooks: webhooks.length }, 'CA bundle written to the ValidatingWebhookConfiguration');
         return true;
       } catch (e) {

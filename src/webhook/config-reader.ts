@@ -2,7 +2,8 @@
 // kinds and the legacy ConfigMap "config" in the install namespace, and the Nodes (the pool-contains-a-
 // node-address rule). Fresh on every request, so the webhook needs no cache and works without the
 // controller (--webhook-mode=onlywebhook). Secrets are never read (see validate.ts).
-import { CoreV1Api, CustomObjectsApi, type KubeConfig } from '@kubernetes/client-node';
+import type { KubeConfig } from '@kubernetes/client-node';
+import { KubeApi, statusCodeOf as statusCode } from '../k8s/api.ts';
 import type { ConfigSources } from '../config/sources.ts';
 
 const kinds = [
@@ -21,30 +22,22 @@ export interface ConfigReader {
   namespaceTerminating(): Promise<boolean>;
 }
 
-function statusCode(e: unknown): number | undefined {
-  const x = e as { code?: unknown; statusCode?: unknown };
-  const c = x?.code ?? x?.statusCode;
-  return typeof c === 'number' ? c : undefined;
-}
 
 export class ApiConfigReader implements ConfigReader {
-  private readonly core: CoreV1Api;
-  private readonly custom: CustomObjectsApi;
+  private readonly api: KubeApi;
 
   constructor(
     kc: KubeConfig,
     private readonly namespace: string,
   ) {
-    this.core = kc.makeApiClient(CoreV1Api);
-    this.custom = kc.makeApiClient(CustomObjectsApi);
+    this.api = new KubeApi(kc);
   }
 
   async read(): Promise<ConfigSources> {
     const namespace = this.namespace;
     const listKind = async (plural: string, version: string): Promise<unknown[]> => {
       try {
-        const list = (await this.custom.listNamespacedCustomObject({ group: 'metallb.io', version, namespace, plural })) as { items?: unknown[] };
-        return list.items ?? [];
+        return (await this.api.list<unknown>({ apiVersion: `metallb.io/${version}`, plural, namespace })).items;
       } catch (e) {
         if (statusCode(e) === 404) return []; // the CRD is not installed
         throw e;
@@ -52,8 +45,7 @@ export class ApiConfigReader implements ConfigReader {
     };
     const configMap = async (): Promise<unknown> => {
       try {
-        // Raw JSON, not the typed model: the parser takes API objects as plain data.
-        return await this.core.readNamespacedConfigMap({ name: 'config', namespace });
+        return await this.api.get<unknown>({ apiVersion: 'v1', plural: 'configmaps', namespace, name: 'config' });
       } catch (e) {
         if (statusCode(e) === 404) return undefined;
         throw e;
@@ -62,7 +54,7 @@ export class ApiConfigReader implements ConfigReader {
     const [lists, legacyConfigMap, nodes] = await Promise.all([
       Promise.all(kinds.map(([, plural, version]) => listKind(plural, version))),
       configMap(),
-      this.core.listNode().then((l) => l.items as unknown[]),
+      this.api.list<unknown>({ apiVersion: 'v1', plural: 'nodes' }).then((l) => l.items),
     ]);
     const byKey = Object.fromEntries(kinds.map(([key], i) => [key, lists[i]!])) as Record<(typeof kinds)[number][0], unknown[]>;
     return { namespace, ...byKey, legacyConfigMap, secrets: [], nodes };
@@ -70,7 +62,7 @@ export class ApiConfigReader implements ConfigReader {
 
   async namespaceTerminating(): Promise<boolean> {
     try {
-      const ns = await this.core.readNamespace({ name: this.namespace });
+      const ns = await this.api.get<{ metadata?: { deletionTimestamp?: string }; status?: { phase?: string } }>({ apiVersion: 'v1', plural: 'namespaces', name: this.namespace });
       return ns.metadata?.deletionTimestamp !== undefined || ns.status?.phase === 'Terminating';
     } catch (e) {
       if (statusCode(e) === 404) return true;

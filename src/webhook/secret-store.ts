@@ -3,7 +3,15 @@
 // empty), so it can neither read other Secrets nor create arbitrary ones; create is tried only when the
 // Secret is missing, and a refusal says how to fix it.
 import { randomBytes } from 'node:crypto';
-import { CoreV1Api, type KubeConfig, type V1Secret } from '@kubernetes/client-node';
+import type { KubeConfig } from '@kubernetes/client-node';
+import { KubeApi, statusCodeOf as statusCode } from '../k8s/api.ts';
+
+/** A Secret as the API returns it (plain JSON). */
+interface SecretObject {
+  metadata?: { name?: string; namespace?: string; resourceVersion?: string; labels?: Record<string, string>; [k: string]: unknown };
+  type?: string;
+  data?: Record<string, string>;
+}
 
 export interface StoredSecret {
   /** Decoded (UTF-8) data. */
@@ -11,18 +19,13 @@ export interface StoredSecret {
   /** undefined when the Secret does not exist. */
   readonly resourceVersion: string | undefined;
   /** The Secret as read (kept for a conditional replace). */
-  readonly object?: V1Secret;
+  readonly object?: SecretObject;
 }
 
 export class SecretConflictError extends Error {
   override readonly name = 'SecretConflictError';
 }
 
-function statusCode(e: unknown): number | undefined {
-  const x = e as { code?: unknown; statusCode?: unknown };
-  const c = x?.code ?? x?.statusCode;
-  return typeof c === 'number' ? c : undefined;
-}
 
 function apiMessage(e: unknown): string {
   const body = (e as { body?: unknown }).body;
@@ -38,7 +41,7 @@ function apiMessage(e: unknown): string {
 }
 
 export class SecretStore {
-  private readonly core: CoreV1Api;
+  private readonly api: KubeApi;
 
   constructor(
     kc: KubeConfig,
@@ -47,13 +50,17 @@ export class SecretStore {
     /** Labels set when the Secret is created or written. */
     private readonly labels: Record<string, string> = { 'app.kubernetes.io/managed-by': 'ironlb' },
   ) {
-    this.core = kc.makeApiClient(CoreV1Api);
+    this.api = new KubeApi(kc);
+  }
+
+  private ref() {
+    return { apiVersion: 'v1', plural: 'secrets', namespace: this.namespace, name: this.name };
   }
 
   async read(): Promise<StoredSecret> {
-    let s: V1Secret;
+    let s: SecretObject;
     try {
-      s = await this.core.readNamespacedSecret({ name: this.name, namespace: this.namespace });
+      s = await this.api.get<SecretObject>(this.ref());
     } catch (e) {
       if (statusCode(e) === 404) return { data: {}, resourceVersion: undefined };
       throw new Error(`reading Secret ${this.namespace}/${this.name}: ${apiMessage(e)}`);
@@ -72,19 +79,15 @@ export class SecretStore {
     try {
       const s =
         previous.resourceVersion === undefined
-          ? await this.core.createNamespacedSecret({
-              namespace: this.namespace,
-              body: { metadata: { name: this.name, namespace: this.namespace, labels: this.labels }, type: 'Opaque', data: encoded },
-            })
-          : await this.core.replaceNamespacedSecret({
-              name: this.name,
-              namespace: this.namespace,
-              // resourceVersion makes the update conditional: 409 if someone else wrote since we read.
-              body: {
-                ...previous.object,
-                metadata: { ...previous.object?.metadata, labels: { ...previous.object?.metadata?.labels, ...this.labels } },
-                data: encoded,
-              },
+          ? await this.api.create<SecretObject>(
+              { apiVersion: 'v1', plural: 'secrets', namespace: this.namespace },
+              { metadata: { name: this.name, namespace: this.namespace, labels: this.labels }, type: 'Opaque', data: encoded },
+            )
+          : // resourceVersion makes the update conditional: 409 if someone else wrote since we read.
+            await this.api.replace<SecretObject>(this.ref(), {
+              ...previous.object,
+              metadata: { ...previous.object?.metadata, labels: { ...previous.object?.metadata?.labels, ...this.labels } },
+              data: encoded,
             });
       return { data: { ...data }, resourceVersion: s.metadata?.resourceVersion, object: s };
     } catch (e) {

@@ -1,4 +1,4 @@
-// bin/ironlb.js: daemons run the compiled dist/ only while it is newer than every source; everything
+// bin/ironlb.js: daemons run their bundle in dist/ only while it is newer than every source; everything
 // else runs through tsx. Checked in a scratch copy of the layout whose two entry points say which ran.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -11,14 +11,16 @@ const repo = join(import.meta.dirname, '..', '..');
 
 function scratchLayout(): { dir: string; run: (args: string[], env?: Record<string, string>) => string; cleanup: () => void } {
   const dir = mkdtempSync(join(tmpdir(), 'ironlb-launcher-'));
-  for (const d of ['bin', 'src/cli', 'src/lib', 'native', 'dist/src/cli']) mkdirSync(join(dir, d), { recursive: true });
+  for (const d of ['bin', 'src/cli', 'src/lib', 'native', 'dist']) mkdirSync(join(dir, d), { recursive: true });
   copyFileSync(join(repo, 'bin/ironlb.js'), join(dir, 'bin/ironlb.js'));
   symlinkSync(join(repo, 'node_modules'), join(dir, 'node_modules'));
   writeFileSync(join(dir, 'package.json'), '{"type":"module"}');
   writeFileSync(join(dir, 'src/cli/main.ts'), "const runtime: string = 'tsx';\nconsole.log(runtime, process.env.IRONLB_NATIVE_ADDON ?? '');\n");
   writeFileSync(join(dir, 'src/lib/other.ts'), 'export {};\n');
   writeFileSync(join(dir, 'native/addon.ts'), 'export {};\n');
-  writeFileSync(join(dir, 'dist/src/cli/main.js'), "console.log('dist', process.env.IRONLB_NATIVE_ADDON ?? '');\n");
+  for (const daemon of ['controller', 'speaker']) {
+    writeFileSync(join(dir, `dist/${daemon}.js`), `console.log('dist', process.argv[2], process.env.IRONLB_NATIVE_ADDON ?? '');\n`);
+  }
   const run = (args: string[], env: Record<string, string> = {}) => {
     const { IRONLB_NATIVE_ADDON: _, IRONLB_RUNTIME: __, ...base } = process.env;
     const r = spawnSync(process.execPath, [join(dir, 'bin/ironlb.js'), ...args], { encoding: 'utf8', env: { ...base, ...env } });
@@ -37,8 +39,9 @@ test('launcher: daemons run dist/ when it is fresh, with the native addon from t
   const s = scratchLayout();
   t.after(s.cleanup);
   stampAt(s.dir, new Date(Date.now() + 60_000));
-  assert.equal(s.run(['controller']), `dist ${join(s.dir, 'native/build/Release/ironlb_native.node')}`);
-  assert.equal(s.run(['speaker']).split(' ')[0], 'dist');
+  // Each daemon its own bundle, with its argv as `ironlb DAEMON flags…` had it.
+  assert.equal(s.run(['controller', '--x']), `dist controller ${join(s.dir, 'native/build/Release/ironlb_native.node')}`);
+  assert.equal(s.run(['speaker']).split(' ').slice(0, 2).join(' '), 'dist speaker');
   // Not a daemon: always the TypeScript.
   assert.equal(s.run(['lab']).split(' ')[0], 'tsx');
   assert.equal(s.run([]).split(' ')[0], 'tsx');
