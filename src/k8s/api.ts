@@ -53,8 +53,30 @@ export interface ObjectList<T> {
   readonly items: T[];
 }
 
+/**
+ * How long the connection options (CA, client certificate, token, agent) from the kubeconfig are reused.
+ * Resolving them decodes certificates (or reads their files) each time; tokens that rotate (projected
+ * service-account tokens, exec plugins) stay valid far longer than this.
+ */
+const optionsTtlMs = 10_000;
+
 export class KubeApi {
+  private options: { at: number; value: Promise<RequestOptions> } | undefined;
+
   constructor(readonly kc: KubeConfig) {}
+
+  private requestOptions(): Promise<RequestOptions> {
+    const now = Date.now();
+    if (!this.options || now - this.options.at > optionsTtlMs) {
+      const opts: RequestOptions = {};
+      const value = this.kc.applyToHTTPSOptions(opts).then(() => opts);
+      value.catch(() => {
+        if (this.options?.value === value) this.options = undefined;
+      });
+      this.options = { at: now, value };
+    }
+    return this.options.value;
+  }
 
   get<T>(ref: ResourceRef, query?: Query): Promise<T> {
     return this.call<T>('GET', ref, query);
@@ -96,13 +118,11 @@ export class KubeApi {
     if (!cluster) throw new Error('kubeconfig has no current cluster');
     const url = new URL(cluster.server + resourcePath(ref));
     for (const [k, v] of Object.entries(query ?? {})) if (v !== undefined) url.searchParams.set(k, String(v));
-    const opts: RequestOptions = {};
-    await this.kc.applyToHTTPSOptions(opts);
+    const base = await this.requestOptions();
     const data = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
-    const headers: Record<string, string | number> = { ...(opts.headers as Record<string, string>), accept: 'application/json' };
+    const headers: Record<string, string | number> = { ...(base.headers as Record<string, string>), accept: 'application/json' };
     if (data) Object.assign(headers, { 'content-type': contentType ?? 'application/json', 'content-length': data.length });
-    opts.method = method;
-    opts.headers = headers;
+    const opts: RequestOptions = { ...base, method, headers };
     return new Promise<T>((resolve, reject) => {
       const req = request(url, opts, (res) => {
         const chunks: Buffer[] = [];
