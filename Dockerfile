@@ -3,7 +3,7 @@
 #
 # The build stage compiles IronLB and its native addon and lays out the image's file system with the same
 # script that builds the image without Docker (scripts/build-image): node and only the shared libraries
-# it needs, the compiled JavaScript, the production dependencies and the addon. The final image is that
+# it needs, the compiled JavaScript, the daemons' bundles, the production dependencies and the addon. The final image is that
 # file system and nothing else (no shell, no package manager).
 ARG NODE_IMAGE=node:20-bookworm
 
@@ -14,13 +14,13 @@ RUN npm ci --no-audit --no-fund
 COPY tsconfig.json ./
 COPY native/ native/
 RUN npx --no-install node-gyp rebuild --directory native
-COPY scripts/build-image.ts scripts/
+COPY scripts/build-image.ts scripts/build-dist.ts scripts/
 COPY src/ src/
 RUN node --import tsx scripts/build-image.ts --rootfs /rootfs
 
 FROM scratch
 COPY --from=build /rootfs/ /
-ENV PATH=/usr/local/bin:/usr/bin:/bin NODE_ENV=production
+ENV PATH=/usr/local/bin:/usr/bin:/bin NODE_ENV=production IRONLB_DAEMON_BUNDLES=/app/dist IRONLB_NATIVE_ADDON=/app/native/build/Release/ironlb_native.node
 WORKDIR /app
 # The controller runs as this user; the speaker's DaemonSet runs the image as root with NET_RAW and
 # NET_BIND_SERVICE only (see deploy/manifests/speaker.yaml).

@@ -9,7 +9,7 @@
 import { mkdirSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { build, type Metafile } from 'esbuild';
+import { buildSync, type Metafile } from 'esbuild';
 
 const repo = fileURLToPath(new URL('../', import.meta.url));
 
@@ -19,12 +19,12 @@ export const daemons = {
 } as const;
 
 /** Bundles every daemon into `outDir` (emptied first); returns esbuild's metafile per daemon. */
-export async function bundle(outDir: string): Promise<Record<keyof typeof daemons, Metafile>> {
+export function bundle(outDir: string): Record<keyof typeof daemons, Metafile> {
   rmSync(outDir, { recursive: true, force: true });
   mkdirSync(outDir, { recursive: true });
   const out = {} as Record<keyof typeof daemons, Metafile>;
   for (const [name, d] of Object.entries(daemons) as [keyof typeof daemons, (typeof daemons)[keyof typeof daemons]][]) {
-    const result = await build({
+    const result = buildSync({
       stdin: {
         // argv: node <launcher> <daemon> flags...
         contents: `import { ${d.run} } from './${d.module}';\nimport { exitOnFailure } from './src/cli/exit.ts';\nexitOnFailure(${d.run}(process.argv.slice(3)));\n`,
@@ -54,7 +54,7 @@ if (import.meta.url === `file://${process.argv[1]}`) {
   const dist = join(repo, 'dist');
   // The stamp's time is taken before bundling: a source edited during the build is newer, so stale.
   const started = new Date();
-  await bundle(dist);
+  bundle(dist);
   const stamp = join(dist, '.build-stamp');
   writeFileSync(stamp, `${started.toISOString()}\n`);
   utimesSync(stamp, started, started);

@@ -19,6 +19,7 @@ import { chmodSync, chownSync, existsSync, symlinkSync, lstatSync, mkdirSync, re
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { bundle } from './build-dist.ts';
 import { gzipSync } from 'node:zlib';
 
 const repo = resolve(fileURLToPath(new URL('..', import.meta.url)));
@@ -32,6 +33,8 @@ const pkg = JSON.parse(readFileSync(join(repo, 'package.json'), 'utf8')) as {
 
 export const imageUser = '65532:65532';
 export const exposedPorts = ['7472/tcp', '7473/tcp', '7946/udp', '9443/tcp'];
+/** Where the daemons' bundles and the native addon are inside the image. */
+export const imageEnv = ['IRONLB_DAEMON_BUNDLES=/app/dist', 'IRONLB_NATIVE_ADDON=/app/native/build/Release/ironlb_native.node'];
 /** Production dependencies the compiled image does not need. */
 const notNeededAtRuntime = new Set(['tsx']);
 
@@ -335,6 +338,11 @@ export function buildImage(opts: BuildOptions): BuildResult | { rootfs: string }
   const noTypes = (rel: string): boolean => /\.(d\.[cm]?ts|map)$/.test(rel);
   app.copy(join(compiled, 'src'), 'app/src');
   app.copy(join(compiled, 'native', 'addon.js'), 'app/native/addon.js');
+  // The daemons run from their bundles (see scripts/build-dist.ts: a third of the memory); the other
+  // commands from the compiled files above. src/cli/main.ts switches on IRONLB_DAEMON_BUNDLES.
+  const bundles = join(work, 'bundles');
+  bundle(bundles);
+  app.copy(bundles, 'app/dist');
   app.file('app/native/build/Release/ironlb_native.node', readFileSync(addon), 0o755);
   const { dependencies, ...rest } = pkg as typeof pkg & Record<string, unknown>;
   const appPackage = {
@@ -379,7 +387,7 @@ export function buildImage(opts: BuildOptions): BuildResult | { rootfs: string }
     config: {
       User: imageUser,
       Entrypoint: ['/usr/local/bin/node', '/app/src/cli/main.js'],
-      Env: ['PATH=/usr/local/bin:/usr/bin:/bin', 'NODE_ENV=production'],
+      Env: ['PATH=/usr/local/bin:/usr/bin:/bin', 'NODE_ENV=production', ...imageEnv],
       WorkingDir: '/app',
       ExposedPorts: Object.fromEntries(exposedPorts.map((p) => [p, {}])),
       StopSignal: 'SIGTERM',

@@ -1,5 +1,7 @@
 // The `ironlb` command: one binary, one subcommand per role. Each command's module is loaded only when
 // that command runs, so a daemon does not pay for the others' code at start-up.
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { exitOnFailure } from './exit.ts';
 
 type Command = { run: (argv: string[]) => Promise<void>; usage: string };
@@ -52,6 +54,12 @@ async function main(argv: string[]): Promise<void> {
   const [name, ...rest] = argv;
   if (!name || name === 'help' || name === '--help' || name === '-h') {
     console.log(await usage());
+    return;
+  }
+  const bundles = process.env.IRONLB_DAEMON_BUNDLES;
+  if (bundles && (name === 'controller' || name === 'speaker')) {
+    // The image: each daemon runs from its own bundle (scripts/build-dist.ts), which reads argv itself.
+    await import(pathToFileURL(join(bundles, `${name}.js`)).href);
     return;
   }
   const command = commands[name];

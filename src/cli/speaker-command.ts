@@ -6,6 +6,7 @@ import { BGPSpeaker } from '../bgp/bgp-speaker.ts';
 import { UdpBfdFactory } from '../bgp/bfd/udp.ts';
 import { systemClock } from '../clock/clock.ts';
 import { KubeApi } from '../k8s/api.ts';
+import { waitForMemberlistKey } from '../k8s/memberlist-key.ts';
 import { loadKubeConfig } from '../k8s/kubeconfig.ts';
 import { Layer2Announcer } from '../layer2/announcer.ts';
 import { createLogger } from '../log/logger.ts';
@@ -89,10 +90,7 @@ export async function speakerCommand(argv: string[]): Promise<void> {
     const keys: string[] = [];
     if (values['memberlist-key']) keys.push(values['memberlist-key']);
     if (values['memberlist-secret']) {
-      const secret = await api.get<{ data?: Record<string, string> }>({ apiVersion: 'v1', plural: 'secrets', namespace, name: values['memberlist-secret'] });
-      const encoded = secret.data?.secretkey;
-      if (!encoded) throw new Error(`Secret ${namespace}/${values['memberlist-secret']} has no "secretkey"`);
-      keys.push(Buffer.from(encoded, 'base64').toString('utf8'));
+      keys.push(await waitForMemberlistKey(api, namespace, values['memberlist-secret'], log));
     }
     if (keys.length === 0) throw new Error('membership needs a key: --memberlist-secret NAME or --memberlist-key KEY (or --memberlist-port 0 to disable)');
     const bind = values['memberlist-bind'] ?? nodeIPv4 ?? nodeIPv6;

@@ -14,6 +14,7 @@ import { KubeConfig } from '@kubernetes/client-node';
 import { waitFor } from '../harness/cluster.ts';
 import { freePort, serviceAccountKubeconfig } from './cluster-ops.ts';
 import { TestInstallation, httpStatus, obj } from './installation.ts';
+import { imageEnv } from '../../scripts/build-image.ts';
 import { defaultImage, repoRoot } from './manifests.ts';
 import { type Image, type TarEntry, diffId, readImage, readTar } from './oci.ts';
 
@@ -54,10 +55,11 @@ describe('container image (scripts/build-image, no Docker engine)', () => {
     assert.deepEqual(Object.keys(c.config.ExposedPorts ?? {}).sort(), ['7472/tcp', '7473/tcp', '7946/udp', '9443/tcp']);
     assert.equal(c.config.WorkingDir, '/app');
     assert.ok(c.config.Env?.includes('NODE_ENV=production'));
+    for (const e of imageEnv) assert.ok(c.config.Env?.includes(e), e);
   });
 
   test('the files: compiled JavaScript, production dependencies only, the native addon, node and its libraries', () => {
-    for (const p of ['app/src/cli/main.js', 'app/src/controller/controller.js', 'app/src/webhook/webhook.js', 'app/src/config/parse.js', 'app/native/addon.js', 'app/package.json']) {
+    for (const p of ['app/src/cli/main.js', 'app/src/controller/controller.js', 'app/src/webhook/webhook.js', 'app/src/config/parse.js', 'app/native/addon.js', 'app/package.json', 'app/dist/controller.js', 'app/dist/speaker.js']) {
       assert.equal(files.get(p)?.type, 'file', p);
     }
     const appFiles = [...files.keys()].filter((p) => p.startsWith('app/src/'));
@@ -97,6 +99,8 @@ describe('container image (scripts/build-image, no Docker engine)', () => {
     assert.match(df, /RUN node --import tsx scripts\/build-image\.ts --rootfs \/rootfs/);
     assert.match(df, /^FROM scratch$/m);
     assert.match(df, /^USER 65532:65532$/m);
+    const env = /^ENV (.*)$/m.exec(df)![1]!.split(/\s+/);
+    assert.deepEqual(env.sort(), [...(image.config.config.Env ?? [])].sort());
     assert.match(df, new RegExp(`^ENTRYPOINT ${JSON.stringify(image.config.config.Entrypoint).replace(/[[\]/.]/g, '\\$&').replace(/,/g, ', ')}$`, 'm'));
     const exposed = /^EXPOSE (.*)$/m.exec(df)![1]!.split(/\s+/).sort();
     assert.deepEqual(exposed, Object.keys(image.config.config.ExposedPorts ?? {}).sort());
@@ -130,6 +134,22 @@ describe('container image (scripts/build-image, no Docker engine)', () => {
       assert.match(stdout, /--webhook-mode MODE/);
     });
 
+    test('with the image environment, the daemons start from their bundles', async () => {
+      const env = Object.fromEntries((image.config.config.Env ?? []).map((e) => [e.slice(0, e.indexOf('=')), e.slice(e.indexOf('=') + 1)]));
+      for (const daemon of ['controller', 'speaker']) {
+        const { stdout } = await execFileAsync('/usr/sbin/chroot', ['--userspec=65532:65532', rootfs, '/usr/local/bin/node', '/app/src/cli/main.js', daemon, '--help'], { env });
+        assert.match(stdout, new RegExp(`^ironlb ${daemon} \\[flags\\]`));
+      }
+      // The switch is the environment: pointed elsewhere, main.js looks for the bundle there.
+      const moved = await execFileAsync('/usr/sbin/chroot', ['--userspec=65532:65532', rootfs, '/usr/local/bin/node', '/app/src/cli/main.js', 'speaker', '--help'], {
+        env: { ...env, IRONLB_DAEMON_BUNDLES: '/nonexistent' },
+      }).then(
+        () => undefined,
+        (e: { stderr: string }) => e.stderr,
+      );
+      assert.match(moved ?? '', /\/nonexistent\/speaker\.js/);
+    });
+
     test('the native addon loads', async () => {
       const { stdout } = await inImage(['/usr/local/bin/node', '--input-type=module', '-e', "const m = await import('/app/native/addon.js'); console.log(typeof m.loadNativeAddon().packetOpen)"], '0:0');
       assert.equal(stdout.trim(), 'function');
@@ -156,7 +176,8 @@ describe('container image (scripts/build-image, no Docker engine)', () => {
       const child = spawn(
         '/usr/sbin/chroot',
         ['--userspec=65532:65532', rootfs, '/usr/local/bin/node', '/app/src/cli/main.js', ...args, '--kubeconfig=/tmp/kubeconfig', `--metrics-port=${port}`, '--metrics-host=127.0.0.1'],
-        { env: {}, stdio: ['ignore', 'ignore', 'pipe'] },
+        // The image's own environment: the controller runs from its bundle, as in a cluster.
+        { env: Object.fromEntries((image.config.config.Env ?? []).map((e) => [e.slice(0, e.indexOf('=')), e.slice(e.indexOf('=') + 1)])), stdio: ['ignore', 'ignore', 'pipe'] },
       );
       let log = '';
       child.stderr?.on('data', (d: Buffer) => (log += d.toString()));

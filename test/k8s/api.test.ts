@@ -3,6 +3,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ApiError, KubeApi } from '../../src/k8s/api.ts';
+import { waitForMemberlistKey } from '../../src/k8s/memberlist-key.ts';
 import { loadKubeConfig } from '../../src/k8s/kubeconfig.ts';
 import { WatchCache } from '../../src/k8s/watch-cache.ts';
 import { createLogger } from '../../src/log/logger.ts';
@@ -96,5 +97,28 @@ describe('KubeApi and WatchCache (real API server)', () => {
     t.after(() => cache.stop());
     assert.equal(cache.isSynced(), true);
     assert.equal(cache.list().length, 0);
+  });
+});
+
+describe('waitForMemberlistKey (real API server)', () => {
+  test('waits while the Secret is missing or empty, then returns its decoded key; an abort ends the wait', async (t) => {
+    const cluster = await testCluster();
+    const api = new KubeApi(loadKubeConfig(cluster.kubeconfigPath));
+    const ns = await freshNamespace(cluster.kubeConfig(), 'memberlist-key');
+    t.after(() => api.delete({ apiVersion: 'v1', plural: 'namespaces', name: ns }).catch(() => undefined));
+    const warnings: string[] = [];
+    const log = createLogger('error', 'test');
+    const recording = Object.assign(Object.create(log), { warn: (_: unknown, msg: string) => warnings.push(msg) });
+    let resolved: string | undefined;
+    const waiting = waitForMemberlistKey(api, ns, 'memberlist', recording, { pollMs: 50, logEveryMs: 60_000 }).then((k) => (resolved = k));
+    await waitFor(() => warnings.length > 0, { what: 'the wait to be logged' });
+    assert.match(warnings[0]!, /does not exist yet/);
+    await api.create({ apiVersion: 'v1', plural: 'secrets', namespace: ns }, { metadata: { name: 'memberlist' } });
+    await new Promise((r) => setTimeout(r, 300));
+    assert.equal(resolved, undefined, 'an empty Secret is still waited for');
+    await api.mergePatch({ apiVersion: 'v1', plural: 'secrets', namespace: ns, name: 'memberlist' }, { data: { secretkey: Buffer.from('s3cret').toString('base64') } });
+    assert.equal(await waiting, 's3cret');
+    // A shutdown while waiting ends the wait.
+    await assert.rejects(waitForMemberlistKey(api, ns, 'absent', log, { pollMs: 20, signal: AbortSignal.timeout(100) }), /gave up waiting for Secret .*\/absent/);
   });
 });
