@@ -22,7 +22,7 @@
 // each line arrives.
 //
 //   npm run bench -- bgp-e2e [--services 50] [--scale 1000]
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
@@ -277,6 +277,12 @@ async function main(): Promise<void> {
     await new Promise((r) => setTimeout(r, 30_000));
     const settled = [...pids].map(([node, pid]) => ({ node, hwm: status(pid, 'VmHWM'), rss: status(pid, 'VmRSS') }));
     for (const r of settled) say(`${r.node} 30 s later: VmHWM ${r.hwm.toFixed(1)} MB, VmRSS ${r.rss.toFixed(1)} MB`);
+    // Where the memory is: the V8 heap (what objects use, what it reserved) against the whole RSS.
+    for (const node of pids.keys()) {
+      const metrics = spawnSync('ip', ['netns', 'exec', L.lab.topology.ns(node), 'curl', '-s', 'http://127.0.0.1:7473/metrics'], { encoding: 'utf8' }).stdout;
+      const mb = (name: string) => (Number(new RegExp(`^${name} (\\S+)`, 'm').exec(metrics)?.[1]) / 1e6).toFixed(1);
+      say(`${node}: V8 heap used ${mb('nodejs_heap_size_used_bytes')} MB of ${mb('nodejs_heap_size_total_bytes')} MB, external ${mb('nodejs_external_memory_bytes')} MB`);
+    }
     emit(`speaker_rss_mb_${scaleN}`, Math.max(...settled.map((r) => r.hwm)), 'MB', scaleN, { peers: 2, speakers: rss.length });
     emit(`speaker_rss_mb_${scaleN}_settled`, Math.max(...settled.map((r) => r.rss)), 'MB', scaleN, { peers: 2, speakers: rss.length });
     emit('speaker_rss_mb_idle', idleRss, 'MB', 0, { peers: 2, speakers: rss.length });

@@ -5,7 +5,7 @@ import { parseArgs } from 'node:util';
 import { BGPSpeaker } from '../bgp/bgp-speaker.ts';
 import { UdpBfdFactory } from '../bgp/bfd/udp.ts';
 import { systemClock } from '../clock/clock.ts';
-import { KubeApi } from '../k8s/api.ts';
+import { KubeApi, retryTransient } from '../k8s/api.ts';
 import { waitForMemberlistKey } from '../k8s/memberlist-key.ts';
 import { loadKubeConfig } from '../k8s/kubeconfig.ts';
 import { Layer2Announcer } from '../layer2/announcer.ts';
@@ -79,7 +79,10 @@ export async function speakerCommand(argv: string[]): Promise<void> {
   const api = new KubeApi(kc);
   const metrics = new SpeakerMetrics();
 
-  const self = (await api.get<NodeObject>({ apiVersion: 'v1', plural: 'nodes', name: nodeName }).catch((err: Error) => {
+  // The API server (or the local path to it) may not answer yet when the node boots: wait for it.
+  const self = (await retryTransient(() => api.get<NodeObject>({ apiVersion: 'v1', plural: 'nodes', name: nodeName }), {
+    onRetry: (err) => log.warn({ err: (err as Error).message }, 'API server not reachable yet; retrying'),
+  }).catch((err: Error) => {
     throw new Error(`cannot read Node ${nodeName}: ${err.message} (is --node-name right?)`);
   })) as NodeObject;
   const nodeIPv4 = nodeInternalIP(self, 'IPv4');

@@ -21,3 +21,25 @@ describe('FakeClock', () => {
     assert.equal(c.pendingTimers(), 0);
   });
 });
+
+describe('FakeClock.spend', () => {
+  it('moves time without firing timers; timers that came due fire late at the next advance, never earlier', () => {
+    const c = new FakeClock();
+    const fired: string[] = [];
+    c.setTimer(10, () => {
+      fired.push(`a@${c.now()}`);
+      c.spend(30); // the callback works for 30 ms
+    });
+    c.setTimer(20, () => fired.push(`b@${c.now()}`));
+    c.spend(5);
+    assert.deepEqual(fired, []);
+    assert.equal(c.now(), 5);
+    c.advance(10);
+    assert.deepEqual(fired, ['a@10']);
+    assert.equal(c.now(), 40);
+    // b came due at 20 while a kept the loop busy; it fires at the next advance, at 40.
+    c.advance(0);
+    assert.deepEqual(fired, ['a@10', 'b@40']);
+    assert.equal(c.now(), 40);
+  });
+});

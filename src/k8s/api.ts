@@ -147,3 +147,22 @@ export class KubeApi {
     });
   }
 }
+
+/**
+ * Calls `fn` until it succeeds, retrying what waiting can fix: no connection (the API server, or the
+ * local path to it, is not up yet), 429 and 5xx. Anything else, or the deadline, ends it with the error.
+ */
+export async function retryTransient<T>(fn: () => Promise<T>, opts: { deadlineMs?: number; onRetry?: (err: unknown) => void } = {}): Promise<T> {
+  const deadline = Date.now() + (opts.deadlineMs ?? 60_000);
+  for (let delay = 200; ; delay = Math.min(delay * 2, 5000)) {
+    try {
+      return await fn();
+    } catch (err) {
+      const code = statusCodeOf(err);
+      const transient = code === undefined || code === 429 || code >= 500;
+      if (!transient || Date.now() + delay > deadline) throw err;
+      opts.onRetry?.(err);
+      await new Promise((r) => setTimeout(r, delay));
+    }
+  }
+}

@@ -58,7 +58,9 @@ export function formatIP(ip: IPAddress): string {
 }
 
 function formatIPv4(v: bigint): string {
-  return [24n, 16n, 8n, 0n].map((s) => String((v >> s) & 0xffn)).join('.');
+  // In number arithmetic: the planner formats every announced prefix, and bigint shifts cost.
+  const n = Number(v & 0xffffffffn);
+  return `${n >>> 24}.${(n >>> 16) & 0xff}.${(n >>> 8) & 0xff}.${n & 0xff}`;
 }
 
 /** RFC 5952 canonical text: lower case, longest zero run (length ≥ 2) compressed. */

@@ -1,6 +1,6 @@
 // Kubernetes objects → the planner's plain inputs. Pure; tolerant of missing fields.
 import { isManagedService, serviceKey, statusIPs, type ServiceObject } from '../controller/service-request.ts';
-import type { NodeInfo, ServiceInfo } from './plan.ts';
+import { localeOrder, type NodeInfo, type ServiceInfo } from './plan.ts';
 
 export interface NodeObject {
   metadata?: { name?: string; labels?: Record<string, string> };
@@ -77,5 +77,5 @@ export function serviceInfos(
       endpointNodes: endpoints.get(key) ?? new Set(),
     });
   }
-  return out.sort((a, b) => a.key.localeCompare(b.key));
+  return out.sort((a, b) => localeOrder(a.key, b.key));
 }

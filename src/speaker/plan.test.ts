@@ -56,6 +56,16 @@ describe('planBGP', () => {
     assert.deepEqual(plan.get('r2')![0]!.communities, [{ kind: 'standard', value: 65000 * 65536 + 1 }]);
   });
 
+  it('lists each peer\'s routes in the locale order of their prefix text, whatever the service order', () => {
+    const ips = ['10.1.0.9', '10.1.0.10', 'fd01::a', '10.1.0.100', '10.1.0.1', 'fd01::9'];
+    const services = ips.map((ip, i) => svc(`a/s${i}`, [ip], ['n1']));
+    const keys = ips.map((ip) => `${ip}/${ip.includes(':') ? 128 : 32}`);
+    for (const order of [services, [...services].reverse()]) {
+      const r1 = planBGP(input(bgpConfig, order, 'n1', ns)).get('r1')!;
+      assert.deepEqual(r1.map((r) => prefixKey(r.prefix)), [...keys].sort((x, y) => x.localeCompare(y)));
+    }
+  });
+
   it('gives every node identical attributes for a shared prefix (ECMP)', () => {
     const services = [svc('a/web', ['10.1.0.5'], ['n1'])];
     const both = nodes(node('n1', { rack: 'a' }), node('n2', { rack: 'a' }));

@@ -13,6 +13,7 @@ import type { Logger } from '../log/logger.ts';
 import type { SpeakerMetrics } from '../metrics/metrics.ts';
 import { formatIP } from '../net/address.ts';
 import type { BGPDriver, L2Driver, L2Target, LivenessSource } from './drivers.ts';
+import { Coalescer } from './coalescer.ts';
 import { nodeInfo, nodeReady, serviceInfos, type EndpointSliceObject, type NodeObject } from './inputs.ts';
 import { nodeEligible, peersForNode, planBGP, planL2, type BGPRoute, type NodeInfo, type PlanInput } from './plan.ts';
 
@@ -39,6 +40,27 @@ interface Lingering {
 
 const emptyRoutes: ReadonlyMap<string, readonly BGPRoute[]> = new Map();
 
+/**
+ * When to recompute after a change (see Coalescer): 5 ms after the first event following quiet (the
+ * events of one change arrive together); under a stream of events, pausing at least 4× the last
+ * computation (planning takes at most a fifth of the CPU however many Services there are) and, as the
+ * stream goes on, longer, up to 250 ms.
+ */
+export const recomputeTiming = { delayMs: 5, busyFactor: 4, maxPauseMs: 250 } as const;
+
+/** CPU time of this process in ms: what a computation costs, whatever else the machine runs. */
+const processCpuMs = (): number => {
+  const u = process.cpuUsage();
+  return (u.user + u.system) / 1000;
+};
+
+type AnnouncedLabels = { service: string; protocol: string; node: string; ip: string };
+
+interface BuiltStatus {
+  readonly fingerprint: string;
+  readonly object: StatusObject;
+}
+
 export class Speaker {
   private readonly services: WatchCache<ServiceObject & KubernetesObject>;
   private readonly slices: WatchCache<EndpointSliceObject & KubernetesObject>;
@@ -50,12 +72,18 @@ export class Speaker {
   private readonly clock: Clock;
   private readonly lingering = new Map<string, Lingering>();
   private currentL2 = new Map<string, L2Target>();
-  private timer: Timer | undefined;
+  private readonly recompute: Coalescer;
   private lingerTimer: Timer | undefined;
   private started = false;
   private stopping = false;
-  private announcedLabels: Record<string, string>[] = [];
+  /** metallb_speaker_announced series currently set, by their labels joined: only changes touch the registry. */
+  private announcedSeries = new Map<string, AnnouncedLabels>();
   private readonly updatesCounted = new Map<string, number>();
+  /** Last computation's status objects by id, for reuse when unchanged. */
+  private l2Built = new Map<string, BuiltStatus>();
+  private bgpBuilt = new Map<string, BuiltStatus>();
+  /** Per peer: the session's `since` and its wall-clock form, so an unchanged session writes an identical status. */
+  private readonly transitionTimes = new Map<string, { since: number; iso: string }>();
 
   constructor(
     kc: KubeConfig,
@@ -63,6 +91,8 @@ export class Speaker {
   ) {
     const { log, namespace, nodeName } = opts;
     this.clock = opts.clock ?? systemClock;
+    // With an injected (test) clock, costs are measured in its time; for real, in CPU time.
+    this.recompute = new Coalescer(this.clock, () => this.compute(), { ...recomputeTiming, ...(opts.clock ? {} : { cpuNow: processCpuMs }) });
     this.services = new WatchCache(kc, { apiVersion: 'v1', plural: 'services' }, log);
     this.slices = new WatchCache(kc, { apiVersion: 'discovery.k8s.io/v1', plural: 'endpointslices' }, log);
     this.nodes = new WatchCache(kc, { apiVersion: 'v1', plural: 'nodes' }, log);
@@ -89,7 +119,7 @@ export class Speaker {
     await Promise.all([this.services.start(), this.slices.start(), this.nodes.start()]);
     await Promise.all([this.config.start(), this.l2Statuses.start(), this.bgpStatuses.start(), this.sessionStatuses.start()]);
     this.started = true;
-    this.compute();
+    this.recompute.runNow();
     this.opts.log.info({ node: this.opts.nodeName }, 'speaker started');
   }
 
@@ -103,7 +133,7 @@ export class Speaker {
    */
   async stop(): Promise<void> {
     this.stopping = true;
-    this.timer?.cancel();
+    this.recompute.stop();
     this.lingerTimer?.cancel();
     await this.opts.liveness?.leave().catch(() => undefined);
     if (this.currentL2.size > 0) {
@@ -120,11 +150,8 @@ export class Speaker {
   }
 
   private schedule(): void {
-    if (!this.started || this.stopping || this.timer) return;
-    this.timer = this.clock.setTimer(5, () => {
-      this.timer = undefined;
-      this.compute();
-    });
+    if (!this.started || this.stopping) return;
+    this.recompute.request();
   }
 
   private liveSpeakers(nodes: ReadonlyMap<string, NodeInfo>): ReadonlySet<string> {
@@ -154,7 +181,7 @@ export class Speaker {
     };
     const routes = this.applyBGP(config, input, nodes.get(this.opts.nodeName));
     const l2 = this.applyL2(input);
-    void this.writeServiceStatus(routes, l2);
+    this.writeServiceStatus(routes, l2);
   }
 
   private applyBGP(config: Config, input: PlanInput, self: NodeInfo | undefined): Map<string, BGPRoute[]> {
@@ -205,58 +232,101 @@ export class Speaker {
     if (nextExpiry < Infinity) {
       this.lingerTimer = this.clock.setTimer(nextExpiry - now + 1, () => {
         this.lingerTimer = undefined;
-        this.compute();
+        this.recompute.runNow();
       });
     }
     return out;
   }
 
-  private async writeServiceStatus(routes: Map<string, BGPRoute[]>, l2: Map<string, { target: L2Target; services: readonly string[] }>): Promise<void> {
+  /**
+   * ServiceL2Status and ServiceBGPStatus objects and the announced metric, from what was just handed to
+   * the drivers. Writing them never holds up announcing: the drivers have their state already. An object
+   * whose content did not change is the same object as last time, so the StatusSet skips it cheaply.
+   */
+  private writeServiceStatus(routes: Map<string, BGPRoute[]>, l2: Map<string, { target: L2Target; services: readonly string[] }>): void {
     const node = this.opts.nodeName;
-    const metrics = this.opts.metrics;
-    for (const labels of this.announcedLabels) metrics.announced.remove(labels);
-    this.announcedLabels = [];
+    const series = new Map<string, AnnouncedLabels>();
     const announce = (service: string, protocol: string, ip: string) => {
-      const labels = { service, protocol, node, ip };
-      metrics.announced.set(labels, 1);
-      this.announcedLabels.push(labels);
+      const key = `${service}\0${protocol}\0${ip}`;
+      if (!series.has(key)) series.set(key, { service, protocol, node, ip });
     };
 
     const answered = new Map((this.opts.l2?.answeredIPs() ?? []).map((a) => [a.ip, a.interfaces]));
-    const l2Objects = new Map<string, StatusObject>();
+    const l2Interfaces = new Map<string, Set<string>>();
     for (const [ip, a] of l2) {
       for (const svc of a.services) {
         announce(svc, 'layer2', ip);
-        const [ns, name] = svc.split('/') as [string, string];
-        const prev = l2Objects.get(svc);
-        const interfaces = [...new Set([...((prev?.status.interfaces as { name: string }[] | undefined)?.map((i) => i.name) ?? []), ...(answered.get(ip) ?? a.target.interfaces)])].sort();
-        l2Objects.set(svc, {
-          id: `l2/${svc}`,
-          labels: { [serviceNameLabel]: name, [serviceNamespaceLabel]: ns },
-          status: { node, serviceName: name, serviceNamespace: ns, interfaces: interfaces.map((n) => ({ name: n })) },
-        });
+        let interfaces = l2Interfaces.get(svc);
+        if (!interfaces) l2Interfaces.set(svc, (interfaces = new Set()));
+        for (const i of answered.get(ip) ?? a.target.interfaces) interfaces.add(i);
       }
     }
+    const l2Objects: StatusObject[] = [];
+    const l2Built = new Map<string, BuiltStatus>();
+    for (const [svc, set] of l2Interfaces) {
+      const interfaces = [...set].sort();
+      l2Objects.push(
+        this.reuseStatus(this.l2Built, l2Built, `l2/${svc}`, interfaces.join('\0'), (ns, name) => ({
+          node,
+          serviceName: name,
+          serviceNamespace: ns,
+          interfaces: interfaces.map((n) => ({ name: n })),
+        })),
+      );
+    }
+    this.l2Built = l2Built;
+
     const bgpPeersByService = new Map<string, Set<string>>();
     for (const [peer, rs] of routes) {
       for (const r of rs) {
+        const prefix = `${formatIP(r.prefix)}/${r.prefix.length}`;
         for (const svc of r.services) {
           let s = bgpPeersByService.get(svc);
           if (!s) bgpPeersByService.set(svc, (s = new Set()));
           s.add(peer);
-          announce(svc, 'bgp', `${formatIP(r.prefix)}/${r.prefix.length}`);
+          announce(svc, 'bgp', prefix);
         }
       }
     }
-    const bgpObjects: StatusObject[] = [...bgpPeersByService].map(([svc, peers]) => {
-      const [ns, name] = svc.split('/') as [string, string];
-      return {
-        id: `bgp/${svc}`,
-        labels: { [serviceNameLabel]: name, [serviceNamespaceLabel]: ns },
-        status: { node, serviceName: name, serviceNamespace: ns, peers: [...peers].sort() },
-      };
-    });
-    await Promise.all([this.l2Statuses.set([...l2Objects.values()]), this.bgpStatuses.set(bgpObjects)]);
+    const bgpObjects: StatusObject[] = [];
+    const bgpBuilt = new Map<string, BuiltStatus>();
+    for (const [svc, set] of bgpPeersByService) {
+      const peers = [...set].sort();
+      bgpObjects.push(this.reuseStatus(this.bgpBuilt, bgpBuilt, `bgp/${svc}`, peers.join('\0'), (ns, name) => ({ node, serviceName: name, serviceNamespace: ns, peers })));
+    }
+    this.bgpBuilt = bgpBuilt;
+
+    this.setAnnounced(series);
+    void this.l2Statuses.set(l2Objects);
+    void this.bgpStatuses.set(bgpObjects);
+  }
+
+  /** The status object for `id` ("l2/ns/name"): last time's when its content (`fingerprint`) is unchanged. */
+  private reuseStatus(
+    previous: ReadonlyMap<string, BuiltStatus>,
+    next: Map<string, BuiltStatus>,
+    id: string,
+    fingerprint: string,
+    status: (namespace: string, name: string) => Record<string, unknown>,
+  ): StatusObject {
+    const before = previous.get(id);
+    if (before && before.fingerprint === fingerprint) {
+      next.set(id, before);
+      return before.object;
+    }
+    const svc = id.slice(id.indexOf('/') + 1);
+    const [ns, name] = svc.split('/') as [string, string];
+    const object: StatusObject = { id, labels: { [serviceNameLabel]: name, [serviceNamespaceLabel]: ns }, status: status(ns, name) };
+    next.set(id, { fingerprint, object });
+    return object;
+  }
+
+  /** Sets metallb_speaker_announced to exactly these series, touching only the ones that changed. */
+  private setAnnounced(series: Map<string, AnnouncedLabels>): void {
+    const gauge = this.opts.metrics.announced;
+    for (const [key, labels] of this.announcedSeries) if (!series.has(key)) gauge.remove(labels);
+    for (const [key, labels] of series) if (!this.announcedSeries.has(key)) gauge.set(labels, 1);
+    this.announcedSeries = series;
   }
 
   private writeSessionStatus(): void {
@@ -281,12 +351,21 @@ export class Speaker {
           peerName: s.peer,
           bgpStatus: s.state,
           bfdStatus: s.bfdState ?? 'N/A',
-          lastTransitionTime: new Date(Date.now() - (this.clock.now() - s.since)).toISOString(),
+          lastTransitionTime: this.transitionTime(s.peer, s.since),
           prefixesSent: s.prefixesSent,
           lastError: s.lastError ?? '',
         },
       };
     });
     void this.sessionStatuses.set(objects);
+  }
+
+  /** The wall-clock time of a session's last transition, computed once per transition (not per status write). */
+  private transitionTime(peer: string, since: number): string {
+    const known = this.transitionTimes.get(peer);
+    if (known?.since === since) return known.iso;
+    const iso = new Date(Date.now() - (this.clock.now() - since)).toISOString();
+    this.transitionTimes.set(peer, { since, iso });
+    return iso;
   }
 }
