@@ -32,6 +32,7 @@ import { waitFor } from '../src/lab/network/wait-for.ts';
 import { LAN, nodeIPv4, nodeName } from '../src/lab/network/standard-lab.ts';
 import { startGobgp, type GobgpRouter } from '../src/lab/routers/gobgp.ts';
 import { ApiLab, labSkip, speakerPids } from '../test/speaker/bgp-lab.ts';
+import { buildDist } from '../scripts/build-dist.ts';
 
 const bench = 'bgp-e2e';
 const { values } = parseArgs({ options: { services: { type: 'string', default: '50' }, scale: { type: 'string', default: '1000' } } });
@@ -123,6 +124,9 @@ async function main(): Promise<void> {
     console.error(`bgp-e2e: cannot run here: ${skip}`);
     process.exit(2);
   }
+  // Measure what users run: the speakers and controller from fresh bundles (bin/ironlb.js would fall
+  // back to tsx for a build older than the sources).
+  say(`bundles built in ${buildDist()}`);
   let lab: ApiLab | undefined;
   let monitor: RouteMonitor | undefined;
   let second: GobgpRouter | undefined;

@@ -50,13 +50,15 @@ export function bundle(outDir: string): Record<keyof typeof daemons, Metafile> {
   return out;
 }
 
-if (import.meta.url === `file://${process.argv[1]}`) {
-  const dist = join(repo, 'dist');
+/** `npm run build`: the bundles in dist/ and the stamp bin/ironlb.js compares with the sources. */
+export function buildDist(dist = join(repo, 'dist')): string {
   // The stamp's time is taken before bundling: a source edited during the build is newer, so stale.
   const started = new Date();
   bundle(dist);
   const stamp = join(dist, '.build-stamp');
   writeFileSync(stamp, `${started.toISOString()}\n`);
   utimesSync(stamp, started, started);
-  console.log(`built ${dist}`);
+  return dist;
 }
+
+if (import.meta.url === `file://${process.argv[1]}`) console.log(`built ${buildDist()}`);
