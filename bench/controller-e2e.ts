@@ -3,12 +3,11 @@
 // services all have an IP, allocations per second for 10,000, and the controller's peak RSS.
 // The API server's own create rate is printed too, to show when it (not the controller) is the bound.
 import { spawn } from 'node:child_process';
-import { Agent, request } from 'node:https';
-import { createServer } from 'node:net';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CoreV1Api, CustomObjectsApi, Watch, type KubeConfig } from '@kubernetes/client-node';
-import { startControlPlane } from '../src/lab/control-plane.ts';
+import { freePort, startControlPlane } from '../src/lab/control-plane.ts';
+import { KubeApi, statusCodeOf } from '../src/k8s/api.ts';
 import { loadKubeConfig } from '../src/k8s/kubeconfig.ts';
 import { bundle } from '../scripts/build-dist.ts';
 
@@ -71,16 +70,6 @@ class IPWatcher {
   }
 }
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const port = (srv.address() as { port: number }).port;
-      srv.close(() => resolve(port));
-    });
-  });
-}
 
 function peakRssMb(pid: number): number {
   const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
@@ -88,53 +77,23 @@ function peakRssMb(pid: number): number {
 }
 
 /**
- * The bench's own creates go through a bare keep-alive HTTPS client, not client-node: on 2 cores the
- * load generator's CPU is taken from the API server and the controller it measures.
+ * The bench's own creates go through the daemons' lean JSON client (src/k8s/api.ts), not client-node's
+ * typed API: on 2 cores the load generator's CPU is taken from the API server and the controller.
+ * Resolves with the HTTP status (0: no answer).
  */
-class CreateClient {
-  private readonly agent: Agent;
-  private readonly url: URL;
-  private constructor(server: string, tls: { ca?: Buffer | string; cert?: Buffer | string; key?: Buffer | string }) {
-    this.url = new URL(server);
-    this.agent = new Agent({ keepAlive: true, maxSockets: 64, ca: tls.ca, cert: tls.cert, key: tls.key });
-  }
-  static async fromKubeConfig(kc: KubeConfig): Promise<CreateClient> {
-    const tls: { ca?: Buffer; cert?: Buffer; key?: Buffer } = {};
-    await kc.applyToHTTPSOptions(tls as never);
-    return new CreateClient(kc.getCurrentCluster()!.server, tls);
-  }
-  /** POSTs a LoadBalancer Service; resolves with the HTTP status. */
-  createService(namespace: string, name: string, lbClass: string): Promise<number> {
-    // No node ports: a default node-port range holds 2,768, and the 10,000 run needs more services.
-    const body = JSON.stringify({
-      metadata: { name },
-      spec: { type: 'LoadBalancer', allocateLoadBalancerNodePorts: false, loadBalancerClass: lbClass, ports: [{ port: 80 }], selector: { app: name } },
-    });
-    return new Promise((resolve, reject) => {
-      const req = request(
-        {
-          host: this.url.hostname,
-          port: this.url.port,
-          method: 'POST',
-          path: `/api/v1/namespaces/${namespace}/services`,
-          agent: this.agent,
-          headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) },
-        },
-        (res) => {
-          res.resume();
-          res.on('end', () => resolve(res.statusCode ?? 0));
-        },
-      );
-      req.on('error', reject);
-      req.end(body);
-    });
-  }
-  close(): void {
-    this.agent.destroy();
-  }
+function createService(api: KubeApi, namespace: string, name: string, lbClass: string): Promise<number> {
+  // No node ports: a default node-port range holds 2,768, and the 10,000 run needs more services.
+  const body = {
+    metadata: { name },
+    spec: { type: 'LoadBalancer', allocateLoadBalancerNodePorts: false, loadBalancerClass: lbClass, ports: [{ port: 80 }], selector: { app: name } },
+  };
+  return api.create({ apiVersion: 'v1', plural: 'services', namespace }, body).then(
+    () => 201,
+    (err: unknown) => statusCodeOf(err) ?? 0,
+  );
 }
 
-async function createMany(client: CreateClient, namespace: string, names: string[], inFlight: number, lbClass: string): Promise<void> {
+async function createMany(api: KubeApi, namespace: string, names: string[], inFlight: number, lbClass: string): Promise<void> {
   let next = 0;
   const worker = async () => {
     while (next < names.length) {
@@ -142,7 +101,7 @@ async function createMany(client: CreateClient, namespace: string, names: string
       // A loaded API server sometimes drops a connection or answers 429/5xx; retry rather than lose
       // the run, and fail it loudly if a service cannot be created at all.
       for (let attempt = 1; ; attempt++) {
-        const status = await client.createService(namespace, name, lbClass).catch(() => 0);
+        const status = await createService(api, namespace, name, lbClass);
         if (status === 201 || status === 409) break;
         if (attempt >= 5) throw new Error(`could not create ${namespace}/${name}: HTTP ${status}`);
         await sleep(100 * attempt);
@@ -156,7 +115,7 @@ async function main(): Promise<void> {
   const cp = await startControlPlane();
   const kc = loadKubeConfig(cp.kubeconfigPath);
   const core = kc.makeApiClient(CoreV1Api);
-  const client = await CreateClient.fromKubeConfig(kc);
+  const api = new KubeApi(kc);
   const custom = kc.makeApiClient(CustomObjectsApi);
   const lbClass = 'ironlb.bench/e2e';
   const configNs = 'metallb-system';
@@ -175,7 +134,7 @@ async function main(): Promise<void> {
     await core.createNamespace({ body: { metadata: { name: ns } } });
     const n = 1000;
     const t0 = performance.now();
-    await createMany(client, ns, Array.from({ length: n }, (_, i) => `x-${i}`), 32, 'ironlb.bench/nobody');
+    await createMany(api, ns, Array.from({ length: n }, (_, i) => `x-${i}`), 32, 'ironlb.bench/nobody');
     emit('apiserver_creates_per_s', (n * 1000) / (performance.now() - t0), 'services/s', n);
   }
   const metricsPort = await freePort();
@@ -229,7 +188,7 @@ async function main(): Promise<void> {
         sent.set(name, performance.now());
         const at = performance.now();
         creates.push(
-          client.createService(ns, name, lbClass).then((status) => {
+          createService(api, ns, name, lbClass).then((status) => {
             if (status !== 201) throw new Error(`create ${name}: HTTP ${status}`);
             created.push(performance.now() - at);
           }),
@@ -260,7 +219,7 @@ async function main(): Promise<void> {
       await w.start();
       const names = Array.from({ length: n }, (_, i) => `b-${i}`);
       const t0 = performance.now();
-      await createMany(client, ns, names, 32, lbClass);
+      await createMany(api, ns, names, 32, lbClass);
       const created = performance.now();
       await w.waitForCount(n);
       const done = performance.now();
@@ -282,7 +241,7 @@ async function main(): Promise<void> {
       const ns = 'pending-10000';
       await core.createNamespace({ body: { metadata: { name: ns } } });
       const t0 = performance.now();
-      await createMany(client, ns, Array.from({ length: n }, (_, i) => `q-${i}`), 32, lbClass);
+      await createMany(api, ns, Array.from({ length: n }, (_, i) => `q-${i}`), 32, lbClass);
       emit('apiserver_creates_per_s_10000', (n * 1000) / (performance.now() - t0), 'services/s', n);
       const w = new IPWatcher(kc, ns);
       await w.start();
@@ -296,7 +255,6 @@ async function main(): Promise<void> {
     }
   } finally {
     await stopController(controller);
-    client.close();
     await cp.stop();
   }
 }

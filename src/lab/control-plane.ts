@@ -288,7 +288,8 @@ async function makeCertificates(dir: string): Promise<void> {
 // ---------------------------------------------------------------------------------------------------
 // Ports and probes
 
-async function freePorts(n: number): Promise<number[]> {
+/** `n` different free TCP ports on 127.0.0.1 (free when checked: bind soon). */
+export async function freePorts(n: number): Promise<number[]> {
   // Hold all listeners open together so the n ports differ, then release them.
   const servers = await Promise.all(
     Array.from({ length: n }, () =>
@@ -306,6 +307,10 @@ async function freePorts(n: number): Promise<number[]> {
   });
   await Promise.all(servers.map((s) => new Promise((resolve) => s.close(resolve))));
   return ports;
+}
+
+export async function freePort(): Promise<number> {
+  return (await freePorts(1))[0]!;
 }
 
 interface Creds {

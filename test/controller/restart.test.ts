@@ -3,19 +3,9 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { waitFor } from '../harness/cluster.ts';
-import { createServer } from 'node:net';
+import { freePort } from '../../src/lab/control-plane.ts';
 import { ControllerFixture, sleep } from './fixture.ts';
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const port = (srv.address() as { port: number }).port;
-      srv.close(() => resolve(port));
-    });
-  });
-}
 
 describe('controller restart stability (real API server, real process)', () => {
   let f: ControllerFixture;

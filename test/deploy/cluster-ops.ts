@@ -3,7 +3,6 @@
 // `kubectl auth can-i --as system:serviceaccount:NS:NAME` does), and credentials of a ServiceAccount.
 import { execFile } from 'node:child_process';
 import { existsSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import {
@@ -148,15 +147,6 @@ export async function serviceAccountKubeconfig(kc: KubeConfig, namespace: string
   return path;
 }
 
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
+export { freePort } from '../../src/lab/control-plane.ts';
 
 export { execFileAsync };
