@@ -223,6 +223,8 @@ describe('BGP speaker with FRR', { skip, timeout: 120_000 }, () => {
       return r.has('10.100.0.50/32') && r.has('10.100.0.4/32') && r;
     }, { timeoutMs: 15_000, what: 'the table after the restart' });
     assert.equal(t.get('10.100.0.50/32')!.nexthops.length, 3);
+    // And from the new bgpd through the new zebra into the kernel.
+    await waitFor(async () => (await router.kernelRoute('10.100.0.50/32'))?.nexthops.length === 3, { timeoutMs: 5000, what: 'the 3-way route in the kernel after the restart' });
     for (const n of [2, 3, 4]) {
       const st = await on.get(n)!.status();
       assert.equal(st[0]!.state, 'Established');
@@ -240,9 +242,15 @@ describe('BGP speaker with FRR', { skip, timeout: 120_000 }, () => {
     // A dynamic neighbor disappears once its session is gone; if FRR still lists it, it heard why.
     if (n.lastNotificationReason !== undefined) assert.match(String(n.lastNotificationReason), /Administrative Shutdown/i);
     // zebra replaces the multipath route when a path goes: read it once it has settled.
-    await waitFor(async () => (await router.kernelRoute('10.100.0.50/32'))?.nexthops.length === 3, {
-      timeoutMs: 5000,
-      what: 'the shared prefix to keep its 3 other paths in the kernel',
+    let last: unknown;
+    await waitFor(async () => {
+      const k = await router.kernelRoute('10.100.0.50/32');
+      last = k;
+      return k?.nexthops.length === 3;
+    }, { timeoutMs: 5000, what: 'the shared prefix to keep its 3 other paths in the kernel' }).catch(async (err: Error) => {
+      const [rib] = await router.vtyshJson(['show ip route 10.100.0.50/32 json'], 'zebra').catch((e: Error) => [e.message]);
+      const bgp = await router.vtysh(['show bgp ipv4 unicast 10.100.0.50/32']).catch((e: Error) => e.message);
+      throw new Error(`${err.message}; kernel: ${JSON.stringify(last)}; zebra: ${JSON.stringify(rib)}; bgp: ${bgp}`);
     });
   });
 });

@@ -65,6 +65,9 @@ export class FrrRouter implements BgpRouter {
     const host = topology.host(hostName);
     const files = renderFrrConfig(config, hostName);
     const dir = topology.makeDir(`frr-${hostName}`);
+    // A restarted router reuses its directory: sockets left by the previous zebra would pass the
+    // readiness check before the new one listens, and bgpd, failing to reach zebra, retries only after 10 s.
+    for (const stale of ['zserv.api', 'zebra.vty', 'bgpd.vty', 'bfdd.vty', 'bfdd.sock', 'zebra.pid', 'bgpd.pid', 'bfdd.pid']) rmSync(join(dir, stale), { force: true });
     const { uid, gid } = frrUser();
     chownSync(dir, uid, gid);
     for (const [daemon, text] of Object.entries(files) as [FrrDaemon, string][]) {
