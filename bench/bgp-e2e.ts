@@ -118,6 +118,23 @@ function status(pid: number, field: 'VmHWM' | 'VmRSS'): number {
   return m ? Number(m[1]) / 1024 : NaN;
 }
 
+/** Resident memory by kind of mapping (/proc/PID/smaps): malloc's heap and anonymous memory (V8's heap among it), files. */
+function residentByMapping(pid: number): string {
+  const kb = new Map<string, number>();
+  let current = '';
+  for (const line of readFileSync(`/proc/${pid}/smaps`, 'utf8').split('\n')) {
+    const head = /^[0-9a-f]+-[0-9a-f]+ \S+ \S+ \S+ \S+\s*(.*)$/.exec(line);
+    if (head) {
+      const name = head[1]!.trim();
+      current = name === '' ? 'anonymous' : name.startsWith('/') ? name.split('/').pop()! : name;
+      continue;
+    }
+    const rss = /^Rss:\s+(\d+) kB/.exec(line);
+    if (rss) kb.set(current, (kb.get(current) ?? 0) + Number(rss[1]));
+  }
+  return [...kb].sort((a, b) => b[1] - a[1]).slice(0, 6).map(([k, v]) => `${k} ${(v / 1024).toFixed(1)} MB`).join(', ');
+}
+
 async function main(): Promise<void> {
   const skip = labSkip('frr') ?? labSkip('gobgp');
   if (skip) {
@@ -164,6 +181,13 @@ async function main(): Promise<void> {
     if (pids.size !== 2) throw new Error(`expected 2 speaker processes, found ${JSON.stringify([...pids])}`);
     say(`sessions up at ${Date.now() - t0} ms; speakers ${JSON.stringify(Object.fromEntries(pids))}`);
     const idleRss = Math.max(...[...pids.values()].map((p) => status(p, 'VmRSS')));
+    // Where in the run the peak falls: every speaker's RSS, sampled.
+    const sampled: { t: number; node: string; rss: number }[] = [];
+    const sampler = setInterval(() => {
+      for (const [node, pid] of pids) sampled.push({ t: Date.now() - t0, node, rss: status(pid, 'VmRSS') });
+    }, 200);
+    const marks: { t: number; what: string }[] = [];
+    const mark = (what: string) => marks.push({ t: Date.now() - t0, what });
 
     // ---- latency: one Service at a time ---------------------------------------------------------------
     const m = new RouteMonitor(L.lab.topology.ns('router'));
@@ -223,6 +247,7 @@ async function main(): Promise<void> {
     await L.ensureNamespace(ns);
     const cpuBefore = new Map([...pids].map(([node, pid]) => [node, cpuSeconds(pid)]));
     const scaleStart = performance.now();
+    mark('scale run starts');
     let next = 0;
     const worker = async () => {
       for (let i = next++; i < scaleN; i = next++) {
@@ -241,6 +266,7 @@ async function main(): Promise<void> {
     };
     await Promise.all(Array.from({ length: 8 }, worker));
     const created = performance.now();
+    mark('all created');
     say(`${scaleN} Services + EndpointSlices created in ${((created - scaleStart) / 1000).toFixed(1)} s`);
     await waitFor(async () => (await bgpRoutes()).filter((r) => (r.nexthops?.length ?? 0) >= 2).length >= scaleN, {
       timeoutMs: 600_000,
@@ -276,6 +302,15 @@ async function main(): Promise<void> {
       { timeoutMs: 600_000, intervalMs: 1000, what: `${2 * scaleN} ServiceBGPStatus objects` },
     );
     const statusesDone = performance.now();
+    mark('every status written');
+    clearInterval(sampler);
+    for (const node of pids.keys()) {
+      const mine = sampled.filter((x) => x.node === node);
+      const peak = mine.reduce((a, b) => (b.rss > a.rss ? b : a), mine[0]!);
+      const phase = [...marks].reverse().find((m) => m.t <= peak.t)?.what ?? 'latency run';
+      const every5s = mine.filter((_, i) => i % 25 === 0).map((x) => x.rss.toFixed(0)).join(' ');
+      say(`${node}: peak sampled RSS ${peak.rss.toFixed(1)} MB at ${(peak.t / 1000).toFixed(1)} s (after: ${phase}); every 5 s: ${every5s}`);
+    }
     const cpu = [...pids].map(([node, pid]) => cpuSeconds(pid) - cpuBefore.get(node)!);
     say(`every ServiceBGPStatus written after ${((statusesDone - scaleStart) / 1000).toFixed(1)} s; speaker CPU during the run: ${cpu.map((c) => c.toFixed(1)).join(' s, ')} s`);
     await new Promise((r) => setTimeout(r, 30_000));
@@ -286,6 +321,11 @@ async function main(): Promise<void> {
       const metrics = spawnSync('ip', ['netns', 'exec', L.lab.topology.ns(node), 'curl', '-s', 'http://127.0.0.1:7473/metrics'], { encoding: 'utf8' }).stdout;
       const mb = (name: string) => (Number(new RegExp(`^${name} (\\S+)`, 'm').exec(metrics)?.[1]) / 1e6).toFixed(1);
       say(`${node}: V8 heap used ${mb('nodejs_heap_size_used_bytes')} MB of ${mb('nodejs_heap_size_total_bytes')} MB, external ${mb('nodejs_external_memory_bytes')} MB`);
+      const spaces = [...metrics.matchAll(/^nodejs_heap_space_size_total_bytes\{space="(\w+)"\} (\S+)/gm)]
+        .filter((m) => Number(m[2]) >= 1e6)
+        .map((m) => `${m[1]} ${(Number(m[2]) / 1e6).toFixed(1)}`);
+      say(`${node}: V8 spaces (MB committed): ${spaces.join(', ')}`);
+      say(`${node}: resident by mapping: ${residentByMapping(pids.get(node)!)}`);
     }
     emit(`speaker_rss_mb_${scaleN}`, Math.max(...settled.map((r) => r.hwm)), 'MB', scaleN, { peers: 2, speakers: rss.length });
     emit(`speaker_rss_mb_${scaleN}_settled`, Math.max(...settled.map((r) => r.rss)), 'MB', scaleN, { peers: 2, speakers: rss.length });

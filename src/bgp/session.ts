@@ -167,6 +167,8 @@ export class PeerSession {
   private stopped = false;
   private unsupported: string | undefined;
   private desired = new Map<string, OutRoute>();
+  /** The array `desired` was made from. */
+  private desiredFrom: readonly BGPRoute[] | undefined;
   private bfd: BfdSessionHandle | undefined;
   private bfdWasUp = false;
 
@@ -243,6 +245,9 @@ export class PeerSession {
 
   /** Desired routes for this peer; sends the difference when Established. */
   setRoutes(routes: readonly BGPRoute[]): void {
+    // The planner hands back the same array while this peer's routes are unchanged.
+    if (routes === this.desiredFrom) return;
+    this.desiredFrom = routes;
     const next = new Map<string, OutRoute>();
     for (const r of routes) {
       const route = outRoute(r);
@@ -841,7 +846,16 @@ function parseKey(key: string): CIDR {
   return { address: parseIP(key.slice(0, slash))!, prefixLength: Number(key.slice(slash + 1)) };
 }
 
+/** OutRoute per BGPRoute object: an unchanged route (the planner keeps its object) is converted once. */
+const outRoutes = new WeakMap<BGPRoute, OutRoute>();
+
 function outRoute(r: BGPRoute): OutRoute {
+  let out = outRoutes.get(r);
+  if (!out) outRoutes.set(r, (out = toOutRoute(r)));
+  return out;
+}
+
+function toOutRoute(r: BGPRoute): OutRoute {
   const prefix: CIDR = { address: { family: r.prefix.family, value: r.prefix.value }, prefixLength: r.prefix.length };
   const communities = [...new Set(r.communities.filter((c) => c.kind === 'standard').map((c) => c.value >>> 0))].sort((a, b) => a - b);
   const largeSeen = new Map<string, LargeCommunity>();

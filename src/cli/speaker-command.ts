@@ -10,6 +10,7 @@ import { waitForMemberlistKey } from '../k8s/memberlist-key.ts';
 import { loadKubeConfig } from '../k8s/kubeconfig.ts';
 import { Layer2Announcer } from '../layer2/announcer.ts';
 import { createLogger } from '../log/logger.ts';
+import { tuneDaemonHeap } from './daemon-heap.ts';
 import { Membership } from '../membership/membership.ts';
 import { UdpTransport } from '../membership/udp-transport.ts';
 import { SpeakerMetrics } from '../metrics/metrics.ts';
@@ -62,6 +63,7 @@ export async function speakerCommand(argv: string[]): Promise<void> {
     console.log(speakerUsage);
     return;
   }
+  tuneDaemonHeap();
   const port = (flag: string, v: string | undefined): number => {
     const n = Number(v);
     if (!Number.isInteger(n) || n < 0 || n > 65535) throw new Error(`--${flag}: "${v}" is not a port number`);

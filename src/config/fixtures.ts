@@ -78,3 +78,10 @@ export function valid(r: ConfigResult): Config {
 }
 
 export const parse = (partial: Partial<ConfigSources>): ConfigResult => parseConfig(sources(partial));
+
+/** Planner tests' world: pools "web" (IPv4 + IPv6) and "agg", peer r1 (iBGP, every node) and r2 (eBGP, rack a only). */
+export const plannerPools = () => [pool('web', { addresses: ['10.1.0.0/24', 'fd01::/120'] }), pool('agg', { addresses: ['10.2.0.0/24'] })];
+export const plannerPeers = () => [
+  peer('r1', { myASN: 64512, peerASN: 64512, peerAddress: '10.0.0.1' }),
+  peer('r2', { myASN: 64512, peerASN: 65000, peerAddress: '10.0.0.2', nodeSelectors: [{ matchLabels: { rack: 'a' } }] }),
+];

@@ -79,3 +79,76 @@ export function serviceInfos(
   }
   return out.sort((a, b) => localeOrder(a.key, b.key));
 }
+
+const noNodes: ReadonlySet<string> = new Set();
+
+interface IndexedService {
+  readonly svc: ServiceObject;
+  readonly endpointNodes: ReadonlySet<string>;
+  readonly info: ServiceInfo | undefined;
+}
+
+function sameSet(a: ReadonlySet<string>, b: ReadonlySet<string>): boolean {
+  if (a === b) return true;
+  if (a.size !== b.size) return false;
+  for (const x of a) if (!b.has(x)) return false;
+  return true;
+}
+
+/**
+ * serviceInfos() for a speaker that recomputes on every change: the same answer, but a Service whose
+ * object and serving nodes did not change keeps its ServiceInfo object, and when nothing changed the
+ * very same array comes back. Later stages reuse their results by identity, so a burst of events does
+ * not rebuild (and keep alive) a fresh copy of everything per recompute.
+ */
+export class ServiceInfoIndex {
+  /** Per EndpointSlice object (the watch cache replaces an object when it changes): its service and serving nodes. */
+  private readonly sliceNodes = new WeakMap<EndpointSliceObject, { readonly key: string; readonly nodes: ReadonlySet<string> }>();
+  /** Per managed Service: the object and serving nodes its info was made from (no info: it has no IP yet). */
+  private byKey = new Map<string, IndexedService>();
+  private sorted: readonly ServiceInfo[] = [];
+
+  constructor(private readonly lbClass: string | undefined) {}
+
+  update(services: readonly ServiceObject[], slices: readonly EndpointSliceObject[]): readonly ServiceInfo[] {
+    const endpoints = new Map<string, ReadonlySet<string>>();
+    for (const slice of slices) {
+      let entry = this.sliceNodes.get(slice);
+      if (!entry) {
+        const svc = slice.metadata?.labels?.[serviceNameLabel];
+        const nodes = new Set<string>();
+        for (const ep of slice.endpoints ?? []) if (ep.nodeName && endpointServing(ep.conditions)) nodes.add(ep.nodeName);
+        entry = { key: svc ? `${slice.metadata?.namespace ?? ''}/${svc}` : '', nodes };
+        this.sliceNodes.set(slice, entry);
+      }
+      if (entry.key === '') continue;
+      const had = endpoints.get(entry.key);
+      endpoints.set(entry.key, had === undefined ? entry.nodes : new Set([...had, ...entry.nodes]));
+    }
+    const next = new Map<string, IndexedService>();
+    let changed = false;
+    for (const svc of services) {
+      if (!isManagedService(svc, this.lbClass)) continue;
+      const key = serviceKey(svc);
+      const endpointNodes = endpoints.get(key) ?? noNodes;
+      const before = this.byKey.get(key);
+      if (before && before.svc === svc && sameSet(before.endpointNodes, endpointNodes)) {
+        next.set(key, before);
+        continue;
+      }
+      changed = true;
+      const ips = statusIPs(svc);
+      const info: ServiceInfo | undefined =
+        ips.length === 0
+          ? undefined
+          : { key, labels: svc.metadata?.labels ?? {}, ips, externalTrafficPolicy: svc.spec?.externalTrafficPolicy === 'Local' ? 'Local' : 'Cluster', endpointNodes };
+      next.set(key, { svc, endpointNodes, info });
+    }
+    if (!changed && next.size === this.byKey.size) return this.sorted;
+    this.byKey = next;
+    const infos: ServiceInfo[] = [];
+    for (const e of next.values()) if (e.info) infos.push(e.info);
+    this.sorted = infos.sort((a, b) => localeOrder(a.key, b.key));
+    return this.sorted;
+  }
+}

@@ -1,6 +1,6 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { bgpAdv, l2, parse, peer, pool, valid } from '../config/fixtures.ts';
+import { bgpAdv, l2, parse, peer, plannerPeers, plannerPools, pool, valid } from '../config/fixtures.ts';
 import type { Config } from '../config/model.ts';
 import { formatIP, parseIP } from '../net/address.ts';
 import { electL2, electionHash, excludeFromLBLabel, planBGP, planL2, prefixKey, type NodeInfo, type PlanInput, type ServiceInfo } from './plan.ts';
@@ -27,11 +27,8 @@ function input(config: Config, services: ServiceInfo[], self: string, ns: Map<st
 
 const bgpConfig = valid(
   parse({
-    ipAddressPools: [pool('web', { addresses: ['10.1.0.0/24', 'fd01::/120'] }), pool('agg', { addresses: ['10.2.0.0/24'] })],
-    bgpPeers: [
-      peer('r1', { myASN: 64512, peerASN: 64512, peerAddress: '10.0.0.1' }),
-      peer('r2', { myASN: 64512, peerASN: 65000, peerAddress: '10.0.0.2', nodeSelectors: [{ matchLabels: { rack: 'a' } }] }),
-    ],
+    ipAddressPools: plannerPools(),
+    bgpPeers: plannerPeers(),
     bgpAdvertisements: [
       bgpAdv('all', { ipAddressPools: ['web'], communities: ['65000:1'], localPref: 100 }),
       bgpAdv('more', { ipAddressPools: ['web'], communities: ['large:1:2:3', '65000:1'], peers: ['r1'], localPref: 100 }),

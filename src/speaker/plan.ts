@@ -2,7 +2,7 @@
 // speakers. Shared by the BGP and Layer2 modes; identical inputs give identical plans on every node, which
 // is what makes the Layer2 election agree without talking.
 import { createHash } from 'node:crypto';
-import type { BGPPeer, Community, Config, L2Advertisement } from '../config/model.ts';
+import type { BGPAdvertisement, BGPPeer, Community, Config, L2Advertisement } from '../config/model.ts';
 import { anySelectorMatches, selectorMatches } from '../config/selector.ts';
 import { familyBits, formatIP, rangeContains, type IPAddress, type IPFamily } from '../net/address.ts';
 
@@ -109,61 +109,158 @@ export function peersForNode(config: Config, node: NodeInfo): BGPPeer[] {
   return config.peers.filter((p) => anySelectorMatches(p.nodeSelectors, node.labels));
 }
 
+/** One service's share of one route: this prefix, to this peer, because of this advertisement. */
+interface Contribution {
+  readonly peer: string;
+  readonly key: string;
+  readonly prefix: Prefix;
+  readonly adv: BGPAdvertisement;
+  readonly service: string;
+}
+
+function contributions(config: Config, node: NodeInfo, peers: readonly BGPPeer[], self: string, svc: ServiceInfo): Contribution[] {
+  const out: Contribution[] = [];
+  if (svc.ips.length === 0) return out;
+  const local = svc.externalTrafficPolicy === 'Local';
+  if (!hasServingEndpoint(svc, local ? self : undefined)) return out;
+  for (const ip of svc.ips) {
+    const pool = poolOf(config, ip);
+    if (!pool) continue;
+    for (const adv of config.bgpAdvertisements) {
+      if (!adv.pools.includes(pool)) continue;
+      if (!anySelectorMatches(adv.nodeSelectors, node.labels)) continue;
+      if (adv.serviceSelectors.length > 0 && !anySelectorMatches(adv.serviceSelectors, svc.labels)) continue;
+      const prefix = aggregate(ip, ip.family === 'IPv4' ? adv.aggregationLength : adv.aggregationLengthV6);
+      const key = prefixKey(prefix);
+      for (const peer of peers) {
+        if (adv.peers.length > 0 && !adv.peers.includes(peer.name)) continue;
+        out.push({ peer: peer.name, key, prefix, adv, service: svc.key });
+      }
+    }
+  }
+  return out;
+}
+
+/** The route for one prefix to one peer, from every contribution to it. */
+function routeOf(parts: readonly Contribution[]): BGPRoute {
+  const communities = new Map<string, Community>();
+  let localPref: number | undefined;
+  const services = new Set<string>();
+  for (const c of parts) {
+    for (const community of c.adv.communities) communities.set(communityKey(community), community);
+    // Overlapping advertisements: the highest local preference wins, the same on every node.
+    if (c.adv.localPref !== undefined) localPref = Math.max(localPref ?? 0, c.adv.localPref);
+    services.add(c.service);
+  }
+  return {
+    prefix: parts[0]!.prefix,
+    communities: [...communities.entries()].sort(([a], [b]) => localeOrder(a, b)).map(([, c]) => c),
+    localPref,
+    services: [...services].sort(),
+  };
+}
+
+const sameElements = <T>(a: readonly T[], b: readonly T[]): boolean => a.length === b.length && a.every((x, i) => x === b[i]);
+
+function sameNodeInfo(a: NodeInfo | undefined, b: NodeInfo): boolean {
+  if (!a || a.name !== b.name || a.networkUnavailable !== b.networkUnavailable || a.unschedulable !== b.unschedulable) return false;
+  const ka = Object.keys(a.labels);
+  return ka.length === Object.keys(b.labels).length && ka.every((k) => Object.prototype.hasOwnProperty.call(b.labels, k) && a.labels[k] === b.labels[k]);
+}
+
+const noRoutes: ReadonlyMap<string, readonly BGPRoute[]> = new Map();
+
+/**
+ * planBGP with memory, for a speaker that plans again on every change. Same answers; but a service's
+ * share is reused while its ServiceInfo object is the same (see ServiceInfoIndex), a route whose shares
+ * are all the same objects is the same BGPRoute object, a peer whose routes are all unchanged gets the
+ * same array, and unchanged input gives the same map. Sessions and status writers then skip by identity.
+ * The memory is dropped when the configuration object or this node's labels/conditions change.
+ */
+export class BGPPlanner {
+  private config: Config | undefined;
+  private node: NodeInfo | undefined;
+  private ignoreExcludeLabel: boolean | undefined;
+  private services: readonly ServiceInfo[] | undefined;
+  private byService = new Map<string, { readonly info: ServiceInfo; readonly parts: readonly Contribution[] }>();
+  /** peer → prefix key → the route last planned and the shares it was made from. */
+  private routes = new Map<string, Map<string, { readonly parts: readonly Contribution[]; readonly route: BGPRoute }>>();
+  private out: ReadonlyMap<string, readonly BGPRoute[]> = noRoutes;
+
+  plan(input: PlanInput): ReadonlyMap<string, readonly BGPRoute[]> {
+    const { config, self } = input;
+    const node = input.nodes.get(self);
+    const ignore = input.ignoreExcludeLabel === true;
+    if (!node || !nodeEligible(node, ignore)) return this.reset(undefined, undefined, ignore, noRoutes);
+    if (config !== this.config || !sameNodeInfo(this.node, node) || ignore !== this.ignoreExcludeLabel) this.reset(config, node, ignore, noRoutes);
+    else if (input.services === this.services) return this.out;
+    this.services = input.services;
+    const peers = peersForNode(config, node);
+
+    const byService = new Map<string, { readonly info: ServiceInfo; readonly parts: readonly Contribution[] }>();
+    const grouped = new Map<string, Map<string, Contribution[]>>();
+    for (const svc of input.services) {
+      let entry = this.byService.get(svc.key);
+      if (entry?.info !== svc) entry = { info: svc, parts: contributions(config, node, peers, self, svc) };
+      byService.set(svc.key, entry);
+      for (const c of entry.parts) {
+        let byKey = grouped.get(c.peer);
+        if (!byKey) grouped.set(c.peer, (byKey = new Map()));
+        const list = byKey.get(c.key);
+        if (list) list.push(c);
+        else byKey.set(c.key, [c]);
+      }
+    }
+    this.byService = byService;
+
+    const out = new Map<string, readonly BGPRoute[]>();
+    const routes = new Map<string, Map<string, { readonly parts: readonly Contribution[]; readonly route: BGPRoute }>>();
+    for (const [peer, byKey] of grouped) {
+      const before = this.routes.get(peer);
+      const now = new Map<string, { readonly parts: readonly Contribution[]; readonly route: BGPRoute }>();
+      let unchanged = before !== undefined && before.size === byKey.size;
+      for (const [key, parts] of byKey) {
+        const had = before?.get(key);
+        if (had && sameElements(had.parts, parts)) now.set(key, had);
+        else {
+          now.set(key, { parts, route: routeOf(parts) });
+          unchanged = false;
+        }
+      }
+      routes.set(peer, now);
+      const previous = this.out.get(peer);
+      out.set(
+        peer,
+        unchanged && previous
+          ? previous
+          : // Sorted by the prefix keys already at hand: formatting prefixes inside the comparison was most of the cost.
+            [...now].sort(([a], [b]) => localeOrder(a, b)).map(([, r]) => r.route),
+      );
+    }
+    this.routes = routes;
+    this.out = out.size === this.out.size && [...out].every(([peer, list]) => this.out.get(peer) === list) ? this.out : out;
+    return this.out;
+  }
+
+  private reset(config: Config | undefined, node: NodeInfo | undefined, ignore: boolean, out: ReadonlyMap<string, readonly BGPRoute[]>): ReadonlyMap<string, readonly BGPRoute[]> {
+    this.config = config;
+    this.node = node;
+    this.ignoreExcludeLabel = ignore;
+    this.services = undefined;
+    this.byService = new Map();
+    this.routes = new Map();
+    this.out = out;
+    return out;
+  }
+}
+
 /**
  * Routes this node advertises, per peer name. A service is advertised when it has a serving endpoint
  * (Local: on this node), its pool has a BGPAdvertisement selecting this node, and the peer is allowed.
  */
 export function planBGP(input: PlanInput): Map<string, BGPRoute[]> {
-  const { config, self } = input;
-  const node = input.nodes.get(self);
   const out = new Map<string, BGPRoute[]>();
-  if (!node || !nodeEligible(node, input.ignoreExcludeLabel)) return out;
-  const peers = peersForNode(config, node);
-  if (peers.length === 0) return out;
-
-  // peer → prefixKey → accumulating route
-  const acc = new Map<string, Map<string, { prefix: Prefix; communities: Map<string, Community>; localPref: number | undefined; services: Set<string> }>>();
-  for (const svc of input.services) {
-    if (svc.ips.length === 0) continue;
-    const local = svc.externalTrafficPolicy === 'Local';
-    if (!hasServingEndpoint(svc, local ? self : undefined)) continue;
-    for (const ip of svc.ips) {
-      const pool = poolOf(config, ip);
-      if (!pool) continue;
-      for (const adv of config.bgpAdvertisements) {
-        if (!adv.pools.includes(pool)) continue;
-        if (!anySelectorMatches(adv.nodeSelectors, node.labels)) continue;
-        if (adv.serviceSelectors.length > 0 && !anySelectorMatches(adv.serviceSelectors, svc.labels)) continue;
-        const prefix = aggregate(ip, ip.family === 'IPv4' ? adv.aggregationLength : adv.aggregationLengthV6);
-        const k = prefixKey(prefix);
-        for (const peer of peers) {
-          if (adv.peers.length > 0 && !adv.peers.includes(peer.name)) continue;
-          let byPrefix = acc.get(peer.name);
-          if (!byPrefix) acc.set(peer.name, (byPrefix = new Map()));
-          let r = byPrefix.get(k);
-          if (!r) byPrefix.set(k, (r = { prefix, communities: new Map(), localPref: undefined, services: new Set() }));
-          for (const c of adv.communities) r.communities.set(communityKey(c), c);
-          // Overlapping advertisements: the highest local preference wins, the same on every node.
-          if (adv.localPref !== undefined) r.localPref = Math.max(r.localPref ?? 0, adv.localPref);
-          r.services.add(svc.key);
-        }
-      }
-    }
-  }
-  for (const [peer, byPrefix] of acc) {
-    out.set(
-      peer,
-      // Sorted by the prefix keys already at hand: formatting prefixes inside the comparison was most of the cost.
-      [...byPrefix]
-        .sort(([a], [b]) => localeOrder(a, b))
-        .map(([, r]) => ({
-          prefix: r.prefix,
-          communities: [...r.communities.entries()].sort(([a], [b]) => localeOrder(a, b)).map(([, c]) => c),
-          localPref: r.localPref,
-          services: [...r.services].sort(),
-        })),
-    );
-  }
+  for (const [peer, routes] of new BGPPlanner().plan(input)) out.set(peer, [...routes]);
   return out;
 }
 

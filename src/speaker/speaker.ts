@@ -14,8 +14,8 @@ import type { SpeakerMetrics } from '../metrics/metrics.ts';
 import { formatIP } from '../net/address.ts';
 import type { BGPDriver, L2Driver, L2Target, LivenessSource } from './drivers.ts';
 import { Coalescer } from './coalescer.ts';
-import { nodeInfo, nodeReady, serviceInfos, type EndpointSliceObject, type NodeObject } from './inputs.ts';
-import { nodeEligible, peersForNode, planBGP, planL2, type BGPRoute, type NodeInfo, type PlanInput } from './plan.ts';
+import { nodeInfo, nodeReady, ServiceInfoIndex, type EndpointSliceObject, type NodeObject } from './inputs.ts';
+import { BGPPlanner, peersForNode, planL2, prefixKey, type BGPRoute, type NodeInfo, type PlanInput } from './plan.ts';
 
 export interface SpeakerOptions {
   readonly nodeName: string;
@@ -39,6 +39,8 @@ interface Lingering {
 }
 
 const emptyRoutes: ReadonlyMap<string, readonly BGPRoute[]> = new Map();
+
+type RoutesByPeer = ReadonlyMap<string, readonly BGPRoute[]>;
 
 /**
  * When to recompute after a change (see Coalescer): 5 ms after the first event following quiet (the
@@ -76,12 +78,19 @@ export class Speaker {
   private lingerTimer: Timer | undefined;
   private started = false;
   private stopping = false;
-  /** metallb_speaker_announced series currently set, by their labels joined: only changes touch the registry. */
-  private announcedSeries = new Map<string, AnnouncedLabels>();
+  /** metallb_speaker_announced series currently set for Layer2, by their labels joined: only changes touch the registry. */
+  private l2Series = new Map<string, AnnouncedLabels>();
+  /** The same for BGP, per service: kept up to date for the services whose routes changed. */
+  private readonly bgpSeries = new Map<string, Map<string, AnnouncedLabels>>();
+  private readonly serviceIndex: ServiceInfoIndex;
+  private readonly bgpPlanner = new BGPPlanner();
+  /** The routes the BGP status objects and series were last derived from, and, per service, its routes by peer. */
+  private statusRoutes: RoutesByPeer = emptyRoutes;
+  private readonly routesByService = new Map<string, Map<string, Set<BGPRoute>>>();
   private readonly updatesCounted = new Map<string, number>();
   /** Last computation's status objects by id, for reuse when unchanged. */
   private l2Built = new Map<string, BuiltStatus>();
-  private bgpBuilt = new Map<string, BuiltStatus>();
+  private readonly bgpBuilt = new Map<string, BuiltStatus>();
   /** Per peer: the session's `since` and its wall-clock form, so an unchanged session writes an identical status. */
   private readonly transitionTimes = new Map<string, { since: number; iso: string }>();
 
@@ -91,6 +100,7 @@ export class Speaker {
   ) {
     const { log, namespace, nodeName } = opts;
     this.clock = opts.clock ?? systemClock;
+    this.serviceIndex = new ServiceInfoIndex(opts.lbClass);
     // With an injected (test) clock, costs are measured in its time; for real, in CPU time.
     this.recompute = new Coalescer(this.clock, () => this.compute(), { ...recomputeTiming, ...(opts.clock ? {} : { cpuNow: processCpuMs }) });
     this.services = new WatchCache(kc, { apiVersion: 'v1', plural: 'services' }, log);
@@ -173,7 +183,7 @@ export class Speaker {
     }
     const input: PlanInput = {
       config,
-      services: serviceInfos(this.services.list(), this.slices.list(), this.opts.lbClass),
+      services: this.serviceIndex.update(this.services.list(), this.slices.list()),
       nodes,
       self: this.opts.nodeName,
       liveSpeakers: this.liveSpeakers(nodes),
@@ -184,12 +194,12 @@ export class Speaker {
     this.writeServiceStatus(routes, l2);
   }
 
-  private applyBGP(config: Config, input: PlanInput, self: NodeInfo | undefined): Map<string, BGPRoute[]> {
-    if (!this.opts.bgp) return new Map();
-    // Sessions stay up on an excluded node; it just advertises nothing.
+  private applyBGP(config: Config, input: PlanInput, self: NodeInfo | undefined): RoutesByPeer {
+    if (!this.opts.bgp) return emptyRoutes;
+    // Sessions stay up on an excluded node; it just advertises nothing (the planner returns no routes).
     const peers = self ? peersForNode(config, self) : [];
-    const routes = self && nodeEligible(self, input.ignoreExcludeLabel) ? planBGP(input) : new Map<string, BGPRoute[]>();
-    this.opts.bgp.apply(peers, routes.size > 0 ? routes : emptyRoutes, config.bfdProfiles);
+    const routes = this.bgpPlanner.plan(input);
+    this.opts.bgp.apply(peers, routes, config.bfdProfiles);
     return routes;
   }
 
@@ -243,19 +253,15 @@ export class Speaker {
    * the drivers. Writing them never holds up announcing: the drivers have their state already. An object
    * whose content did not change is the same object as last time, so the StatusSet skips it cheaply.
    */
-  private writeServiceStatus(routes: Map<string, BGPRoute[]>, l2: Map<string, { target: L2Target; services: readonly string[] }>): void {
+  private writeServiceStatus(routes: RoutesByPeer, l2: Map<string, { target: L2Target; services: readonly string[] }>): void {
     const node = this.opts.nodeName;
     const series = new Map<string, AnnouncedLabels>();
-    const announce = (service: string, protocol: string, ip: string) => {
-      const key = `${service}\0${protocol}\0${ip}`;
-      if (!series.has(key)) series.set(key, { service, protocol, node, ip });
-    };
-
     const answered = new Map((this.opts.l2?.answeredIPs() ?? []).map((a) => [a.ip, a.interfaces]));
     const l2Interfaces = new Map<string, Set<string>>();
     for (const [ip, a] of l2) {
       for (const svc of a.services) {
-        announce(svc, 'layer2', ip);
+        const key = `${svc}\0layer2\0${ip}`;
+        if (!series.has(key)) series.set(key, { service: svc, protocol: 'layer2', node, ip });
         let interfaces = l2Interfaces.get(svc);
         if (!interfaces) l2Interfaces.set(svc, (interfaces = new Set()));
         for (const i of answered.get(ip) ?? a.target.interfaces) interfaces.add(i);
@@ -275,30 +281,74 @@ export class Speaker {
       );
     }
     this.l2Built = l2Built;
+    this.updateSeries(this.l2Series, series);
+    this.l2Series = series;
+    void this.l2Statuses.set(l2Objects);
 
-    const bgpPeersByService = new Map<string, Set<string>>();
-    for (const [peer, rs] of routes) {
-      for (const r of rs) {
-        const prefix = `${formatIP(r.prefix)}/${r.prefix.length}`;
-        for (const svc of r.services) {
-          let s = bgpPeersByService.get(svc);
-          if (!s) bgpPeersByService.set(svc, (s = new Set()));
-          s.add(peer);
-          announce(svc, 'bgp', prefix);
-        }
+    if (routes === this.statusRoutes) return;
+    for (const svc of this.updateRoutesByService(routes)) this.refreshBGPStatus(svc);
+    this.statusRoutes = routes;
+    void this.bgpStatuses.set([...this.bgpBuilt.values()].map((b) => b.object));
+  }
+
+  /**
+   * Brings routesByService from the last routes to `routes`, comparing route objects (the planner keeps
+   * an unchanged route's object and an unchanged peer's array). Returns the services whose routes changed.
+   */
+  private updateRoutesByService(routes: RoutesByPeer): Set<string> {
+    const touched = new Set<string>();
+    const edit = (peer: string, route: BGPRoute, add: boolean) => {
+      for (const svc of route.services) {
+        touched.add(svc);
+        let byPeer = this.routesByService.get(svc);
+        if (!byPeer) this.routesByService.set(svc, (byPeer = new Map()));
+        let set = byPeer.get(peer);
+        if (!set) byPeer.set(peer, (set = new Set()));
+        if (add) set.add(route);
+        else set.delete(route);
+      }
+    };
+    for (const peer of new Set([...this.statusRoutes.keys(), ...routes.keys()])) {
+      const before = this.statusRoutes.get(peer) ?? [];
+      const after = routes.get(peer) ?? [];
+      if (before === after) continue;
+      const kept = new Set(after);
+      for (const r of before) if (!kept.has(r)) edit(peer, r, false);
+      const had = new Set(before);
+      for (const r of after) if (!had.has(r)) edit(peer, r, true);
+    }
+    return touched;
+  }
+
+  /** One service's ServiceBGPStatus and announced series, from its routes. */
+  private refreshBGPStatus(svc: string): void {
+    const node = this.opts.nodeName;
+    const byPeer = this.routesByService.get(svc);
+    const peers: string[] = [];
+    const series = new Map<string, AnnouncedLabels>();
+    for (const [peer, set] of byPeer ?? []) {
+      if (set.size === 0) {
+        byPeer!.delete(peer);
+        continue;
+      }
+      peers.push(peer);
+      for (const r of set) {
+        const ip = prefixKey(r.prefix);
+        const key = `${svc}\0bgp\0${ip}`;
+        if (!series.has(key)) series.set(key, { service: svc, protocol: 'bgp', node, ip });
       }
     }
-    const bgpObjects: StatusObject[] = [];
-    const bgpBuilt = new Map<string, BuiltStatus>();
-    for (const [svc, set] of bgpPeersByService) {
-      const peers = [...set].sort();
-      bgpObjects.push(this.reuseStatus(this.bgpBuilt, bgpBuilt, `bgp/${svc}`, peers.join('\0'), (ns, name) => ({ node, serviceName: name, serviceNamespace: ns, peers })));
+    this.updateSeries(this.bgpSeries.get(svc) ?? new Map(), series);
+    const id = `bgp/${svc}`;
+    if (peers.length === 0) {
+      this.routesByService.delete(svc);
+      this.bgpSeries.delete(svc);
+      this.bgpBuilt.delete(id);
+      return;
     }
-    this.bgpBuilt = bgpBuilt;
-
-    this.setAnnounced(series);
-    void this.l2Statuses.set(l2Objects);
-    void this.bgpStatuses.set(bgpObjects);
+    this.bgpSeries.set(svc, series);
+    peers.sort();
+    this.bgpBuilt.set(id, this.buildStatus(this.bgpBuilt, id, peers.join('\0'), (ns, name) => ({ node, serviceName: name, serviceNamespace: ns, peers })));
   }
 
   /** The status object for `id` ("l2/ns/name"): last time's when its content (`fingerprint`) is unchanged. */
@@ -309,24 +359,29 @@ export class Speaker {
     fingerprint: string,
     status: (namespace: string, name: string) => Record<string, unknown>,
   ): StatusObject {
-    const before = previous.get(id);
-    if (before && before.fingerprint === fingerprint) {
-      next.set(id, before);
-      return before.object;
-    }
-    const svc = id.slice(id.indexOf('/') + 1);
-    const [ns, name] = svc.split('/') as [string, string];
-    const object: StatusObject = { id, labels: { [serviceNameLabel]: name, [serviceNamespaceLabel]: ns }, status: status(ns, name) };
-    next.set(id, { fingerprint, object });
-    return object;
+    const built = this.buildStatus(previous, id, fingerprint, status);
+    next.set(id, built);
+    return built.object;
   }
 
-  /** Sets metallb_speaker_announced to exactly these series, touching only the ones that changed. */
-  private setAnnounced(series: Map<string, AnnouncedLabels>): void {
+  private buildStatus(
+    previous: ReadonlyMap<string, BuiltStatus>,
+    id: string,
+    fingerprint: string,
+    status: (namespace: string, name: string) => Record<string, unknown>,
+  ): BuiltStatus {
+    const before = previous.get(id);
+    if (before && before.fingerprint === fingerprint) return before;
+    const svc = id.slice(id.indexOf('/') + 1);
+    const [ns, name] = svc.split('/') as [string, string];
+    return { fingerprint, object: { id, labels: { [serviceNameLabel]: name, [serviceNamespaceLabel]: ns }, status: status(ns, name) } };
+  }
+
+  /** Moves metallb_speaker_announced from the series `before` to `after`, touching only the ones that changed. */
+  private updateSeries(before: ReadonlyMap<string, AnnouncedLabels>, after: ReadonlyMap<string, AnnouncedLabels>): void {
     const gauge = this.opts.metrics.announced;
-    for (const [key, labels] of this.announcedSeries) if (!series.has(key)) gauge.remove(labels);
-    for (const [key, labels] of series) if (!this.announcedSeries.has(key)) gauge.set(labels, 1);
-    this.announcedSeries = series;
+    for (const [key, labels] of before) if (!after.has(key)) gauge.remove(labels);
+    for (const [key, labels] of after) if (!before.has(key)) gauge.set(labels, 1);
   }
 
   private writeSessionStatus(): void {
