@@ -20,7 +20,7 @@ RUN node --import tsx scripts/build-image.ts --rootfs /rootfs
 
 FROM scratch
 COPY --from=build /rootfs/ /
-ENV PATH=/usr/local/bin:/usr/bin:/bin NODE_ENV=production IRONLB_DAEMON_BUNDLES=/app/dist IRONLB_NATIVE_ADDON=/app/native/build/Release/ironlb_native.node
+ENV PATH=/usr/local/bin:/usr/bin:/bin NODE_ENV=production IRONLB_DAEMON_BUNDLES=/app/dist IRONLB_NATIVE_ADDON=/app/native/build/Release/ironlb_native.node MALLOC_ARENA_MAX=1
 WORKDIR /app
 # The controller runs as this user; the speaker's DaemonSet runs the image as root with NET_RAW and
 # NET_BIND_SERVICE only (see deploy/manifests/speaker.yaml).

@@ -135,6 +135,19 @@ function residentByMapping(pid: number): string {
   return [...kb].sort((a, b) => b[1] - a[1]).slice(0, 6).map(([k, v]) => `${k} ${(v / 1024).toFixed(1)} MB`).join(', ');
 }
 
+/** Where a speaker's memory is: the V8 heap (used, committed per space) against the whole RSS by mapping. */
+function describeMemory(L: ApiLab, pids: ReadonlyMap<string, number>, when: string): void {
+  for (const [node, pid] of pids) {
+    const metrics = spawnSync('ip', ['netns', 'exec', L.lab.topology.ns(node), 'curl', '-s', 'http://127.0.0.1:7473/metrics'], { encoding: 'utf8' }).stdout;
+    const mb = (name: string) => (Number(new RegExp(`^${name} (\\S+)`, 'm').exec(metrics)?.[1]) / 1e6).toFixed(1);
+    const spaces = [...metrics.matchAll(/^nodejs_heap_space_size_total_bytes\{space="(\w+)"\} (\S+)/gm)]
+      .filter((m) => Number(m[2]) >= 1e6)
+      .map((m) => `${m[1]} ${(Number(m[2]) / 1e6).toFixed(1)}`);
+    say(`${node} ${when}: V8 heap used ${mb('nodejs_heap_size_used_bytes')} MB of ${mb('nodejs_heap_size_total_bytes')} MB (${spaces.join(', ')}), external ${mb('nodejs_external_memory_bytes')} MB`);
+    say(`${node} ${when}: resident by mapping: ${residentByMapping(pid)}`);
+  }
+}
+
 async function main(): Promise<void> {
   const skip = labSkip('frr') ?? labSkip('gobgp');
   if (skip) {
@@ -181,6 +194,7 @@ async function main(): Promise<void> {
     if (pids.size !== 2) throw new Error(`expected 2 speaker processes, found ${JSON.stringify([...pids])}`);
     say(`sessions up at ${Date.now() - t0} ms; speakers ${JSON.stringify(Object.fromEntries(pids))}`);
     const idleRss = Math.max(...[...pids.values()].map((p) => status(p, 'VmRSS')));
+    describeMemory(L, pids, 'idle');
     // Where in the run the peak falls: every speaker's RSS, sampled.
     const sampled: { t: number; node: string; rss: number }[] = [];
     const sampler = setInterval(() => {
@@ -316,17 +330,7 @@ async function main(): Promise<void> {
     await new Promise((r) => setTimeout(r, 30_000));
     const settled = [...pids].map(([node, pid]) => ({ node, hwm: status(pid, 'VmHWM'), rss: status(pid, 'VmRSS') }));
     for (const r of settled) say(`${r.node} 30 s later: VmHWM ${r.hwm.toFixed(1)} MB, VmRSS ${r.rss.toFixed(1)} MB`);
-    // Where the memory is: the V8 heap (what objects use, what it reserved) against the whole RSS.
-    for (const node of pids.keys()) {
-      const metrics = spawnSync('ip', ['netns', 'exec', L.lab.topology.ns(node), 'curl', '-s', 'http://127.0.0.1:7473/metrics'], { encoding: 'utf8' }).stdout;
-      const mb = (name: string) => (Number(new RegExp(`^${name} (\\S+)`, 'm').exec(metrics)?.[1]) / 1e6).toFixed(1);
-      say(`${node}: V8 heap used ${mb('nodejs_heap_size_used_bytes')} MB of ${mb('nodejs_heap_size_total_bytes')} MB, external ${mb('nodejs_external_memory_bytes')} MB`);
-      const spaces = [...metrics.matchAll(/^nodejs_heap_space_size_total_bytes\{space="(\w+)"\} (\S+)/gm)]
-        .filter((m) => Number(m[2]) >= 1e6)
-        .map((m) => `${m[1]} ${(Number(m[2]) / 1e6).toFixed(1)}`);
-      say(`${node}: V8 spaces (MB committed): ${spaces.join(', ')}`);
-      say(`${node}: resident by mapping: ${residentByMapping(pids.get(node)!)}`);
-    }
+    describeMemory(L, pids, 'after the run');
     emit(`speaker_rss_mb_${scaleN}`, Math.max(...settled.map((r) => r.hwm)), 'MB', scaleN, { peers: 2, speakers: rss.length });
     emit(`speaker_rss_mb_${scaleN}_settled`, Math.max(...settled.map((r) => r.rss)), 'MB', scaleN, { peers: 2, speakers: rss.length });
     emit('speaker_rss_mb_idle', idleRss, 'MB', 0, { peers: 2, speakers: rss.length });

@@ -19,6 +19,7 @@ import { chmodSync, chownSync, existsSync, symlinkSync, lstatSync, mkdirSync, re
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { daemonEnv } from '../src/cli/daemon-heap.ts';
 import { bundle } from './build-dist.ts';
 import { gzipSync } from 'node:zlib';
 
@@ -34,7 +35,11 @@ const pkg = JSON.parse(readFileSync(join(repo, 'package.json'), 'utf8')) as {
 export const imageUser = '65532:65532';
 export const exposedPorts = ['7472/tcp', '7473/tcp', '7946/udp', '9443/tcp'];
 /** Where the daemons' bundles and the native addon are inside the image. */
-export const imageEnv = ['IRONLB_DAEMON_BUNDLES=/app/dist', 'IRONLB_NATIVE_ADDON=/app/native/build/Release/ironlb_native.node'];
+export const imageEnv = [
+  'IRONLB_DAEMON_BUNDLES=/app/dist',
+  'IRONLB_NATIVE_ADDON=/app/native/build/Release/ironlb_native.node',
+  ...Object.entries(daemonEnv).map(([k, v]) => `${k}=${v}`),
+];
 /** Production dependencies the compiled image does not need. */
 const notNeededAtRuntime = new Set(['tsx']);
 

@@ -2,7 +2,7 @@
 // resuming from the last version seen when a watch ends and listing again when that version has
 // expired (410 Gone) or the API server cannot be reached (with capped backoff). A kind whose CRD is not
 // installed reads as empty until it appears. Objects are cached as the API server sends them (plain
-// JSON, see api.ts), without metadata.managedFields.
+// JSON, see api.ts), without metadata.managedFields, or reduced further by a projection.
 import { Watch, type KubeConfig, type KubernetesObject } from '@kubernetes/client-node';
 import type { Logger } from '../log/logger.ts';
 import { KubeApi, resourcePath, type Query } from './api.ts';
@@ -19,6 +19,15 @@ export interface Resource {
 }
 
 export type ChangeKind = 'add' | 'update' | 'delete';
+
+export interface WatchCacheOptions<T> {
+  /**
+   * Applied to every object before it is cached and handed to listeners: a reader that needs a few
+   * fields keeps only those (client-go's SetTransform). It must keep metadata.name, namespace and
+   * resourceVersion.
+   */
+  readonly project?: (obj: T) => T;
+}
 
 /**
  * Drops what no reader uses but every object carries: metadata.managedFields (server-side apply
@@ -46,11 +55,15 @@ export class WatchCache<T extends KubernetesObject> {
   /** Bumped on every (re)start, so callbacks of a superseded watch are ignored. */
   private generation = 0;
 
+  private readonly project: (obj: T) => T;
+
   constructor(
     kc: KubeConfig,
     readonly resource: Resource,
     private readonly log: Logger,
+    options: WatchCacheOptions<T> = {},
   ) {
+    this.project = options.project ?? slim;
     this.api = new KubeApi(kc);
     this.watch = new Watch(kc);
   }
@@ -118,7 +131,7 @@ export class WatchCache<T extends KubernetesObject> {
     try {
       const list = await this.api.list<T>({ apiVersion: this.resource.apiVersion, plural: this.resource.plural, namespace: this.resource.namespace }, this.selectors());
       if (gen !== this.generation) return;
-      this.replaceAll(list.items.map(slim));
+      this.replaceAll(list.items.map((o) => this.project(o)));
       this.resourceVersion = list.metadata?.resourceVersion;
       this.synced = true;
       this.retryMs = 500;
@@ -149,11 +162,12 @@ export class WatchCache<T extends KubernetesObject> {
         switch (phase) {
           case 'ADDED':
           case 'MODIFIED': {
-            const key = keyOf(obj);
+            const kept = this.project(obj);
+            const key = keyOf(kept);
             const had = this.objects.has(key);
-            this.objects.set(key, slim(obj));
+            this.objects.set(key, kept);
             this.resourceVersion = obj.metadata?.resourceVersion ?? this.resourceVersion;
-            this.emit(had ? 'update' : 'add', obj);
+            this.emit(had ? 'update' : 'add', kept);
             break;
           }
           case 'DELETED': {

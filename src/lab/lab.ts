@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { spawn, type ChildProcess } from 'node:child_process';
 import type { Server } from 'node:net';
+import { daemonEnv } from '../cli/daemon-heap.ts';
 import { CoreV1Api } from '@kubernetes/client-node';
 import type { Logger } from '../log/logger.ts';
 import { startControlPlane, type ControlPlane } from './control-plane.ts';
@@ -138,7 +139,7 @@ export async function startLab(opts: LabOptions): Promise<Lab> {
     const controller = spawn(
       process.execPath,
       [join(repoRoot, 'bin/ironlb.js'), 'controller', '--kubeconfig', cp.kubeconfigPath, '--metrics-port', '0', '--log-level', 'info'],
-      { stdio: ['ignore', controllerLog, controllerLog] },
+      { stdio: ['ignore', controllerLog, controllerLog], env: { ...process.env, ...daemonEnv } },
     );
     closeSync(controllerLog);
     children.push(controller);
@@ -148,7 +149,7 @@ export async function startLab(opts: LabOptions): Promise<Lab> {
       topology.spawn(
         name,
         [process.execPath, join(repoRoot, 'bin/ironlb.js'), 'speaker', '--kubeconfig', cp.kubeconfigPath, '--node-name', name, '--memberlist-key', membershipKey, '--log-level', 'info'],
-        { name: 'ironlb-speaker' },
+        { name: 'ironlb-speaker', env: { ...process.env, ...daemonEnv } },
       );
       topology.spawn(
         name,

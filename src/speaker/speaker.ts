@@ -14,7 +14,16 @@ import type { SpeakerMetrics } from '../metrics/metrics.ts';
 import { formatIP } from '../net/address.ts';
 import type { BGPDriver, L2Driver, L2Target, LivenessSource } from './drivers.ts';
 import { Coalescer } from './coalescer.ts';
-import { nodeInfo, nodeReady, ServiceInfoIndex, type EndpointSliceObject, type NodeObject } from './inputs.ts';
+import {
+  endpointSliceForSpeaker,
+  nodeForSpeaker,
+  nodeInfo,
+  nodeReady,
+  serviceForSpeaker,
+  ServiceInfoIndex,
+  type EndpointSliceObject,
+  type NodeObject,
+} from './inputs.ts';
 import { BGPPlanner, peersForNode, planL2, prefixKey, type BGPRoute, type NodeInfo, type PlanInput } from './plan.ts';
 
 export interface SpeakerOptions {
@@ -103,9 +112,9 @@ export class Speaker {
     this.serviceIndex = new ServiceInfoIndex(opts.lbClass);
     // With an injected (test) clock, costs are measured in its time; for real, in CPU time.
     this.recompute = new Coalescer(this.clock, () => this.compute(), { ...recomputeTiming, ...(opts.clock ? {} : { cpuNow: processCpuMs }) });
-    this.services = new WatchCache(kc, { apiVersion: 'v1', plural: 'services' }, log);
-    this.slices = new WatchCache(kc, { apiVersion: 'discovery.k8s.io/v1', plural: 'endpointslices' }, log);
-    this.nodes = new WatchCache(kc, { apiVersion: 'v1', plural: 'nodes' }, log);
+    this.services = new WatchCache(kc, { apiVersion: 'v1', plural: 'services' }, log, { project: serviceForSpeaker });
+    this.slices = new WatchCache(kc, { apiVersion: 'discovery.k8s.io/v1', plural: 'endpointslices' }, log, { project: endpointSliceForSpeaker });
+    this.nodes = new WatchCache(kc, { apiVersion: 'v1', plural: 'nodes' }, log, { project: nodeForSpeaker });
     const recorder = new EventRecorder(kc, 'metallb-speaker', nodeName, log);
     this.config = new ConfigWatcher(kc, {
       namespace,

@@ -91,6 +91,33 @@ describe('KubeApi and WatchCache (real API server)', () => {
     assert.deepEqual(seen, ['add w-before', 'add w-new', 'update w-new', 'delete w-before']);
   });
 
+  test('WatchCache with a projection: listed and watched objects are cached and handed on projected', async (t) => {
+    await api.create(cm(), { metadata: { name: 'p-before', annotations: { big: 'x'.repeat(1000) } }, data: { keep: '1', drop: '2' } });
+    const project = (o: ConfigMap): ConfigMap => ({
+      metadata: { name: o.metadata?.name, namespace: o.metadata?.namespace, resourceVersion: o.metadata?.resourceVersion },
+      data: { keep: o.data?.keep ?? '' },
+    });
+    const cache = new WatchCache<ConfigMap & { metadata: { name: string } }>(
+      loadKubeConfig(kubeconfigPath),
+      { apiVersion: 'v1', plural: 'configmaps', namespace: ns },
+      createLogger('error', 'test'),
+      { project: project as (o: ConfigMap & { metadata: { name: string } }) => ConfigMap & { metadata: { name: string } } },
+    );
+    const handed: ConfigMap[] = [];
+    cache.onChange((_kind, o) => handed.push(o));
+    await cache.start();
+    t.after(() => cache.stop());
+    assert.deepEqual(cache.get('p-before', ns)?.data, { keep: '1' }, 'listed: projected');
+    assert.equal(cache.get('p-before', ns)?.metadata?.annotations, undefined);
+    await api.create(cm(), { metadata: { name: 'p-new', annotations: { big: 'y' } }, data: { keep: '3', drop: '4' } });
+    await waitFor(() => cache.get('p-new', ns), { what: 'the watched object' });
+    assert.deepEqual(cache.get('p-new', ns)?.data, { keep: '3' }, 'watched: projected');
+    assert.ok(handed.length >= 2 && handed.every((o) => o.data?.drop === undefined && o.metadata?.annotations === undefined), 'listeners get the projection');
+    // The projection keeps resourceVersion: an update is still seen as one.
+    await api.mergePatch(cm('p-new'), { data: { keep: '5' } });
+    await waitFor(() => cache.get('p-new', ns)?.data?.keep === '5', { what: 'the update' });
+  });
+
   test('WatchCache of a kind that is not installed is synced and empty, not an error', async (t) => {
     const cache = new WatchCache(loadKubeConfig(kubeconfigPath), { apiVersion: 'example.ironlb.test/v1', plural: 'widgets' }, createLogger('error', 'test'));
     await cache.start(5_000);

@@ -15,13 +15,14 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { daemonEnv } from '../../src/cli/daemon-heap.ts';
 import { nodeASN, routerASN } from '../../src/lab/lab.ts';
 import { waitFor } from '../../src/lab/network/wait-for.ts';
 import { LAN, nodeIPv4, nodeIPv6, nodeName } from '../../src/lab/network/standard-lab.ts';
 import { normalizePrefix } from '../../src/lab/routers/address.ts';
 import { FrrRouter } from '../../src/lab/routers/frr.ts';
 import type { BgpPath, RouterKind } from '../../src/lab/routers/router.ts';
-import { ApiLab, labSkip, sameSession } from './bgp-lab.ts';
+import { ApiLab, labSkip, sameSession, speakerPids } from './bgp-lab.ts';
 
 const LONG = 45_000; // generous: the machine has 2 cores and other tests run at the same time
 const nodes = [1, 2].map((i) => ({ node: nodeName(i), ipv4: nodeIPv4(i), ipv6: nodeIPv6(i) }));
@@ -293,6 +294,15 @@ describe('BGP from the API server, FRR router: iBGP with LOCAL_PREF, MD5 from a 
 
   after(async () => {
     await lab?.stop();
+  });
+
+  labTest('the speakers run with the daemons\' memory policy (one malloc arena)', () => lab, async () => {
+    const pids = speakerPids(L().lab);
+    assert.equal(pids.size, 2);
+    for (const pid of pids.values()) {
+      const environ = readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0');
+      for (const [k, v] of Object.entries(daemonEnv)) assert.ok(environ.includes(`${k}=${v}`), `speaker ${pid} has ${k}=${v}`);
+    }
   });
 
   labTest('MD5: with the wrong password in the Secret the session never establishes', () => lab, async () => {
