@@ -5,6 +5,7 @@
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { daemonEnv } from '../src/cli/daemon-heap.ts';
 import { CoreV1Api, CustomObjectsApi, Watch, type KubeConfig } from '@kubernetes/client-node';
 import { freePort, startControlPlane } from '../src/lab/control-plane.ts';
 import { KubeApi, statusCodeOf } from '../src/k8s/api.ts';
@@ -145,7 +146,8 @@ async function main(): Promise<void> {
     spawn(
       process.execPath,
       [join(dist, 'controller.js'), 'controller', '--kubeconfig', cp.kubeconfigPath, '--namespace', configNs, '--lb-class', lbClass, '--metrics-port', String(metricsPort), '--metrics-host', '127.0.0.1', '--log-level', 'error'],
-      { stdio: ['ignore', 'ignore', 'inherit'] },
+      // As in the image: the daemons' environment (one malloc arena).
+      { stdio: ['ignore', 'ignore', 'inherit'], env: { ...process.env, ...daemonEnv } },
     );
   const stopController = async (c: ReturnType<typeof startController>) => {
     if (c.exitCode !== null || c.signalCode !== null) return;
