@@ -16,8 +16,10 @@ interface Burst {
 
 function burst(tuned: boolean): Burst {
   const script = `
-    import { tuneDaemonHeap, youngGenerationBytes } from ${JSON.stringify(module)};
+    import { tuneDaemonHeap } from ${JSON.stringify(module)};
     import { getHeapSpaceStatistics } from 'node:v8';
+    const space = (name) => getHeapSpaceStatistics().find((s) => s.space_name === name).space_size;
+    const youngGenerationBytes = () => space('new_space');
     if (${tuned}) tuneDaemonHeap();
     const start = youngGenerationBytes();
     const kept = new Map();
@@ -31,7 +33,7 @@ function burst(tuned: boolean): Burst {
       youngMax = Math.max(youngMax, youngGenerationBytes());
       await new Promise((r) => setImmediate(r));
     }
-    const old = getHeapSpaceStatistics().find((s) => s.space_name === 'old_space').space_size;
+    const old = space('old_space');
     console.log(JSON.stringify({ startMB: start / 2 ** 20, youngMB: youngMax / 2 ** 20, oldMB: old / 2 ** 20 }));
   `;
   const r = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { encoding: 'utf8', timeout: 60_000 });

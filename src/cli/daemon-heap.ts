@@ -7,7 +7,7 @@
 // size (short-lived garbage is still collected by cheap scavenges) and a full collection runs once the
 // old generation has grown 30% past what survived the last one. Both flags are read by V8 whenever it
 // sizes the heap, so setting them at start-up (no node command-line flag needed) takes effect.
-import { getHeapSpaceStatistics, setFlagsFromString } from 'node:v8';
+import { setFlagsFromString } from 'node:v8';
 
 /**
  * The environment the daemons run with (the image, the lab). glibc gives every thread that allocates
@@ -22,9 +22,4 @@ export const daemonHeapFlags = ['--semi-space-growth-factor=1', '--heap-growing-
 
 export function tuneDaemonHeap(): void {
   for (const flag of daemonHeapFlags) setFlagsFromString(flag);
-}
-
-/** Committed bytes of V8's young generation (new space), for tests and diagnostics. */
-export function youngGenerationBytes(): number {
-  return getHeapSpaceStatistics().find((s) => s.space_name === 'new_space')?.space_size ?? 0;
 }

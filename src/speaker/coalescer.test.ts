@@ -15,7 +15,15 @@ function setup(costMs: number) {
     },
     { delayMs: 5, busyFactor: 4, maxPauseMs: 250 },
   );
-  return { clock, runs, c };
+  /** A request every millisecond until `untilMs`, then a quiet second. */
+  const stream = (untilMs: number) => {
+    while (clock.now() < untilMs) {
+      c.request();
+      clock.advance(1);
+    }
+    clock.advance(1000);
+  };
+  return { clock, runs, c, stream };
 }
 
 describe('Coalescer', () => {
@@ -30,24 +38,15 @@ describe('Coalescer', () => {
   });
 
   it('under a stream of requests, pauses busyFactor × the last run between runs', () => {
-    const { clock, runs, c } = setup(20);
-    // A request every millisecond for 400 ms.
-    while (clock.now() < 400) {
-      c.request();
-      clock.advance(1);
-    }
-    clock.advance(1000);
+    const { runs, stream } = setup(20);
+    stream(400);
     // First at 5; each run takes 20 ms, then 80 ms pause: starts 100 ms apart.
     assert.deepEqual(runs, [5, 105, 205, 305, 405]);
   });
 
   it('while a stream goes on, doubles the pause up to maxPauseMs, however cheap the runs', () => {
-    const { clock, runs, c } = setup(1);
-    while (clock.now() < 600) {
-      c.request();
-      clock.advance(1);
-    }
-    clock.advance(1000);
+    const { clock, runs, c, stream } = setup(1);
+    stream(600);
     // After each 1 ms run a pause: 4 ms (4× the run; the next request still waits its 5 ms), then
     // 10, 20, 40, 80, 160, then the 250 cap.
     assert.deepEqual(runs, [5, 11, 22, 43, 84, 165, 326, 577, 828]);

@@ -1,6 +1,6 @@
-// The speaker's memoizing planning (ServiceInfoIndex, BGPPlanner) against the stateless functions it
-// replaces: through random sequences of changes, the same answers every time; and what is unchanged
-// keeps its object, which is what the sessions and status writers rely on to skip work.
+// The speaker's memoizing planning (ServiceInfoIndex, BGPPlanner), kept across random sequences of
+// changes, against a fresh one per step (serviceInfos, planBGP): the same answers every time; and what is
+// unchanged keeps its object, which is what the sessions and status writers rely on to skip work.
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';

@@ -43,41 +43,13 @@ export function endpointServing(c: { ready?: boolean | null; serving?: boolean |
   return c.ready === undefined || c.ready === null || c.ready === true || c.serving === true;
 }
 
-/** service key → nodes with a serving endpoint. */
-export function endpointNodesByService(slices: readonly EndpointSliceObject[]): Map<string, Set<string>> {
-  const out = new Map<string, Set<string>>();
-  for (const s of slices) {
-    const svc = s.metadata?.labels?.[serviceNameLabel];
-    if (!svc) continue;
-    const key = `${s.metadata?.namespace ?? ''}/${svc}`;
-    let nodes = out.get(key);
-    if (!nodes) out.set(key, (nodes = new Set()));
-    for (const ep of s.endpoints ?? []) if (ep.nodeName && endpointServing(ep.conditions)) nodes.add(ep.nodeName);
-  }
-  return out;
-}
-
+/** Every managed LoadBalancer Service with an IP, as the planner sees it, sorted by key. */
 export function serviceInfos(
   services: readonly ServiceObject[],
   slices: readonly EndpointSliceObject[],
   lbClass: string | undefined,
 ): ServiceInfo[] {
-  const endpoints = endpointNodesByService(slices);
-  const out: ServiceInfo[] = [];
-  for (const svc of services) {
-    if (!isManagedService(svc, lbClass)) continue;
-    const ips = statusIPs(svc);
-    if (ips.length === 0) continue;
-    const key = serviceKey(svc);
-    out.push({
-      key,
-      labels: svc.metadata?.labels ?? {},
-      ips,
-      externalTrafficPolicy: svc.spec?.externalTrafficPolicy === 'Local' ? 'Local' : 'Cluster',
-      endpointNodes: endpoints.get(key) ?? new Set(),
-    });
-  }
-  return out.sort((a, b) => localeOrder(a.key, b.key));
+  return [...new ServiceInfoIndex(lbClass).update(services, slices)];
 }
 
 const noNodes: ReadonlySet<string> = new Set();
@@ -96,7 +68,7 @@ function sameSet(a: ReadonlySet<string>, b: ReadonlySet<string>): boolean {
 }
 
 /**
- * serviceInfos() for a speaker that recomputes on every change: the same answer, but a Service whose
+ * ServiceInfos for a speaker that recomputes on every change: a Service whose
  * object and serving nodes did not change keeps its ServiceInfo object, and when nothing changed the
  * very same array comes back. Later stages reuse their results by identity, so a burst of events does
  * not rebuild (and keep alive) a fresh copy of everything per recompute.

@@ -168,7 +168,8 @@ function sameNodeInfo(a: NodeInfo | undefined, b: NodeInfo): boolean {
   return ka.length === Object.keys(b.labels).length && ka.every((k) => Object.prototype.hasOwnProperty.call(b.labels, k) && a.labels[k] === b.labels[k]);
 }
 
-const noRoutes: ReadonlyMap<string, readonly BGPRoute[]> = new Map();
+/** No routes for any peer. */
+export const noRoutes: ReadonlyMap<string, readonly BGPRoute[]> = new Map();
 
 /**
  * planBGP with memory, for a speaker that plans again on every change. Same answers; but a service's

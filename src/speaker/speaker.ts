@@ -24,7 +24,7 @@ import {
   type EndpointSliceObject,
   type NodeObject,
 } from './inputs.ts';
-import { BGPPlanner, peersForNode, planL2, prefixKey, type BGPRoute, type NodeInfo, type PlanInput } from './plan.ts';
+import { BGPPlanner, noRoutes, peersForNode, planL2, prefixKey, type BGPRoute, type NodeInfo, type PlanInput } from './plan.ts';
 
 export interface SpeakerOptions {
   readonly nodeName: string;
@@ -46,8 +46,6 @@ interface Lingering {
   readonly target: L2Target;
   readonly until: number;
 }
-
-const emptyRoutes: ReadonlyMap<string, readonly BGPRoute[]> = new Map();
 
 type RoutesByPeer = ReadonlyMap<string, readonly BGPRoute[]>;
 
@@ -94,7 +92,7 @@ export class Speaker {
   private readonly serviceIndex: ServiceInfoIndex;
   private readonly bgpPlanner = new BGPPlanner();
   /** The routes the BGP status objects and series were last derived from, and, per service, its routes by peer. */
-  private statusRoutes: RoutesByPeer = emptyRoutes;
+  private statusRoutes: RoutesByPeer = noRoutes;
   private readonly routesByService = new Map<string, Map<string, Set<BGPRoute>>>();
   private readonly updatesCounted = new Map<string, number>();
   /** Last computation's status objects by id, for reuse when unchanged. */
@@ -204,7 +202,7 @@ export class Speaker {
   }
 
   private applyBGP(config: Config, input: PlanInput, self: NodeInfo | undefined): RoutesByPeer {
-    if (!this.opts.bgp) return emptyRoutes;
+    if (!this.opts.bgp) return noRoutes;
     // Sessions stay up on an excluded node; it just advertises nothing (the planner returns no routes).
     const peers = self ? peersForNode(config, self) : [];
     const routes = this.bgpPlanner.plan(input);
