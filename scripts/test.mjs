@@ -1,11 +1,16 @@
 #!/usr/bin/env node
-// The one test command: typecheck, then every *.test.ts under src/ and test/ with node's test runner.
-// Integration tests share one real kube-apiserver + etcd, started here once and torn down at the end.
+// The one test command, in two stages with node's test runner:
+//   1. fast: typecheck, then the unit tests (every *.test.ts under src/: pure code, loopback sockets and
+//      child processes at most; no root, no network namespaces, routers or API server);
+//   2. integration: every *.test.ts under test/ (real API server, namespaces, routers, raw packets).
+// The second runs only when the first passed. Integration tests share one real kube-apiserver + etcd,
+// started here once (while the fast stage runs) and torn down at the end.
 //
-//   npm test [-- FILTER...]        only test files whose path contains one of the FILTERs
+//   npm test [-- FILTER...]        both stages; only test files whose path contains one of the FILTERs
+//   npm run test:unit              the fast stage alone (--unit); npm run test:integration (--integration)
 //   IRONLB_SKIP_TYPECHECK=1        skip tsc
 //   IRONLB_NO_APISERVER=1          do not start the shared API server (harness tests start their own)
-//   IRONLB_TEST_CONCURRENCY=N      test files run in parallel (default 2)
+//   IRONLB_TEST_CONCURRENCY=N      integration test files run in parallel (default 1)
 //
 // The shared API server (test/harness/serve.ts) starts only when a selected test file calls
 // testCluster(), in parallel with the typecheck; its kubeconfig reaches the tests as
@@ -30,9 +35,20 @@ function findTests(dir) {
   return out;
 }
 
-const filter = process.argv.slice(2);
-let files = [...findTests('src'), ...findTests('test')].sort();
-if (filter.length > 0) files = files.filter((f) => filter.some((x) => f.includes(x)));
+const args = process.argv.slice(2);
+const onlyUnit = args.includes('--unit');
+const onlyIntegration = args.includes('--integration');
+const filter = args.filter((a) => a !== '--unit' && a !== '--integration');
+const selected = (list) => (filter.length > 0 ? list.filter((f) => filter.some((x) => f.includes(x))) : list);
+const unitFiles = onlyIntegration ? [] : selected(findTests('src').sort());
+const integrationFiles = onlyUnit ? [] : selected(findTests('test').sort());
+
+// The fast stage's promise (no API server) is kept by construction, not by convention.
+const misplaced = unitFiles.filter((f) => readFileSync(f, 'utf8').includes('testCluster('));
+if (misplaced.length > 0) {
+  console.error(`unit tests must not need an API server; move these under test/: ${misplaced.join(', ')}`);
+  process.exit(1);
+}
 
 // --- shared API server -----------------------------------------------------------------------------
 
@@ -108,7 +124,7 @@ async function finish(code) {
 
 const wantsServer =
   !process.env.IRONLB_NO_APISERVER &&
-  files.some((f) => readFileSync(f, 'utf8').includes('testCluster('));
+  integrationFiles.some((f) => readFileSync(f, 'utf8').includes('testCluster('));
 if (wantsServer) startServer();
 
 if (!process.env.IRONLB_SKIP_TYPECHECK) {
@@ -119,7 +135,32 @@ if (!process.env.IRONLB_SKIP_TYPECHECK) {
   }
 }
 
+function runTests(stage, files, concurrency, env) {
+  if (files.length === 0) return Promise.resolve(0);
+  const started = Date.now();
+  console.error(`== ${stage}: ${files.length} test files`);
+  return new Promise((resolve) => {
+    testChild = spawn(
+      process.execPath,
+      ['--import', 'tsx', '--test', '--test-reporter=spec', `--test-concurrency=${concurrency}`, ...files],
+      { stdio: 'inherit', env },
+    );
+    testChild.on('exit', (code, signal) => {
+      console.error(`== ${stage}: ${code === 0 ? 'passed' : 'FAILED'} in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+      resolve(code ?? (signal ? 1 : 0));
+    });
+  });
+}
+
 const env = { ...process.env, IRONLB_TEST_RUN: '1' };
+// Unit files are light and independent: two at a time on 2 cores.
+const unitCode = await runTests('unit', unitFiles, 2, env);
+if (interrupted) await new Promise(() => {}); // the signal handler exits
+if (unitCode !== 0) {
+  if (integrationFiles.length > 0) console.error('unit tests failed: integration tests not run');
+  await finish(unitCode);
+}
+
 if (server) {
   const { ready, launched } = server;
   const info = await ready;
@@ -134,14 +175,8 @@ if (server) {
   env.IRONLB_TEST_KUBECONFIG = info.kubeconfig;
 }
 
-if (interrupted) await new Promise(() => {}); // the signal handler exits
-testChild = spawn(
-  process.execPath,
-  // One file at a time by default: the integration files each run API servers, labs and routers, and on
-  // 2 cores two of them at once starve each other (IRONLB_TEST_CONCURRENCY=2 for a faster local run).
-  ['--import', 'tsx', '--test', '--test-reporter=spec', `--test-concurrency=${process.env.IRONLB_TEST_CONCURRENCY ?? 1}`, ...files],
-  { stdio: 'inherit', env },
-);
-testChild.on('exit', (code, signal) => {
-  if (!interrupted) void finish(code ?? (signal ? 1 : 0));
-});
+if (interrupted) await new Promise(() => {});
+// One file at a time by default: the integration files each run API servers, labs and routers, and on
+// 2 cores two of them at once starve each other (IRONLB_TEST_CONCURRENCY=2 for a faster local run).
+const integrationCode = await runTests('integration', integrationFiles, process.env.IRONLB_TEST_CONCURRENCY ?? 1, env);
+if (!interrupted) await finish(integrationCode);

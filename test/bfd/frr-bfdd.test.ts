@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, describe, it } from 'node:test';
-import { createNetnsPair, type NetnsPair, type ScriptProcess } from '../../src/net/netns.test-support.ts';
+import { createNetnsPair, type NetnsPair, type ScriptProcess } from '../net/netns.test-support.ts';
 import type { BFDProfile } from '../../src/config/model.ts';
 
 const BFDD = '/usr/lib/frr/bfdd';

@@ -9,7 +9,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { netnsSkipReason, type RunResult } from '../../src/net/netns.test-support.ts';
+import { netnsSkipReason, type RunResult } from '../net/netns.test-support.ts';
 import { L2Lab, type Child, type Host } from './lab.ts';
 
 const CHILD = 'test/layer2/announcer-child.ts';

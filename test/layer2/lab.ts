@@ -5,7 +5,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { createInterface } from 'node:readline';
-import { must, REPO_ROOT, run, runAsync, type RunResult } from '../../src/net/netns.test-support.ts';
+import { must, REPO_ROOT, run, runAsync, type RunResult } from '../net/netns.test-support.ts';
 
 export interface HostLink {
   /** Interface name inside the host. */

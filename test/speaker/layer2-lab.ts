@@ -15,7 +15,7 @@ import { labNamespace, repoRoot, startLab, type Lab } from '../../src/lab/lab.ts
 import { createContext, until, type ScenarioContext } from '../../src/lab/scenario.ts';
 import { applyConfig, applyService } from '../../src/lab/scenarios/objects.ts';
 import { createLogger } from '../../src/log/logger.ts';
-import { netnsSkipReason } from '../../src/net/netns.test-support.ts';
+import { netnsSkipReason } from '../net/netns.test-support.ts';
 import type { ProbeRecord } from './layer2-probe.ts';
 
 export type { ProbeRecord } from './layer2-probe.ts';

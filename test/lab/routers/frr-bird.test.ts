@@ -6,16 +6,16 @@
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
-import { namespacePids } from '../network/namespace.ts';
-import { pidStartTime } from '../network/pid.ts';
-import { labUnavailable } from '../network/requirements.ts';
-import { nodeIPv4, nodeIPv6, standardLabSpec } from '../network/standard-lab.ts';
-import { createTopology, type Topology } from '../network/topology.ts';
-import { waitFor } from '../network/wait-for.ts';
-import { startBird } from './bird.ts';
-import { FRR_DAEMONS_DIR, startFrr } from './frr.ts';
-import type { BgpRouter } from './router.ts';
-import { waitForKernelRoute, waitForNoKernelRoute, waitForNoRoute, waitForRoute, waitForSessions } from './router-wait.ts';
+import { namespacePids } from '../../../src/lab/network/namespace.ts';
+import { pidStartTime } from '../../../src/lab/network/pid.ts';
+import { labUnavailable } from '../../../src/lab/network/requirements.ts';
+import { nodeIPv4, nodeIPv6, standardLabSpec } from '../../../src/lab/network/standard-lab.ts';
+import { createTopology, type Topology } from '../../../src/lab/network/topology.ts';
+import { waitFor } from '../../../src/lab/network/wait-for.ts';
+import { startBird } from '../../../src/lab/routers/bird.ts';
+import { FRR_DAEMONS_DIR, startFrr } from '../../../src/lab/routers/frr.ts';
+import type { BgpRouter } from '../../../src/lab/routers/router.ts';
+import { waitForKernelRoute, waitForNoKernelRoute, waitForNoRoute, waitForRoute, waitForSessions } from '../../../src/lab/routers/router-wait.ts';
 
 const skip = labUnavailable(['ping', 'vtysh', 'bird', 'birdc']) ?? (existsSync(`${FRR_DAEMONS_DIR}/bgpd`) ? undefined : 'FRR is not installed');
 

@@ -9,14 +9,14 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { after, before, describe, it, type TestContext } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { listNamespaces, namespacePids } from './namespace.ts';
-import { pidStartTime } from './pid.ts';
-import { readRecord } from './registry.ts';
-import { labUnavailable } from './requirements.ts';
-import { FAR, nodeIPv4, nodeIPv6, standardLabSpec } from './standard-lab.ts';
-import { destroyRun, destroyStaleRuns, listRuns } from './teardown.ts';
-import { createTopology, type Topology } from './topology.ts';
-import { waitFor } from './wait-for.ts';
+import { listNamespaces, namespacePids } from '../../../src/lab/network/namespace.ts';
+import { pidStartTime } from '../../../src/lab/network/pid.ts';
+import { readRecord } from '../../../src/lab/network/registry.ts';
+import { labUnavailable } from '../../../src/lab/network/requirements.ts';
+import { FAR, nodeIPv4, nodeIPv6, standardLabSpec } from '../../../src/lab/network/standard-lab.ts';
+import { destroyRun, destroyStaleRuns, listRuns } from '../../../src/lab/network/teardown.ts';
+import { createTopology, type Topology } from '../../../src/lab/network/topology.ts';
+import { waitFor } from '../../../src/lab/network/wait-for.ts';
 
 const skip = labUnavailable(['ping']);
 

@@ -2,7 +2,7 @@
 // each, prints what it made as one JSON line, then, by MODE:
 //   idle  wait for the test to kill it (SIGKILL: a crash, no handler runs; SIGTERM: the signal handler)
 //   exit  return normally without destroying anything (the 'exit' handler must clean up)
-import { createTopology } from './topology.ts';
+import { createTopology } from '../../../src/lab/network/topology.ts';
 
 const [registryDir, mode = 'idle'] = process.argv.slice(2);
 if (!registryDir || !['idle', 'exit'].includes(mode)) throw new Error('usage: topology.test-crashing-run.ts REGISTRY_DIR [idle|exit]');

@@ -6,12 +6,12 @@ import { chownSync, existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import { haveExecutable } from '../network/command.ts';
-import { renderBirdConfig, staticRoute } from './bird-config.ts';
-import { announceCommands, renderFrrConfig, withdrawCommands } from './frr-config.ts';
-import { configErrors } from './frr.ts';
-import { gobgpAddArgs, gobgpDelArgs, renderGobgpConfig } from './gobgp-config.ts';
-import type { BgpRouterConfig } from './router.ts';
+import { haveExecutable } from '../../../src/lab/network/command.ts';
+import { renderBirdConfig, staticRoute } from '../../../src/lab/routers/bird-config.ts';
+import { announceCommands, renderFrrConfig, withdrawCommands } from '../../../src/lab/routers/frr-config.ts';
+import { configErrors } from '../../../src/lab/routers/frr.ts';
+import { gobgpAddArgs, gobgpDelArgs, renderGobgpConfig } from '../../../src/lab/routers/gobgp-config.ts';
+import type { BgpRouterConfig } from '../../../src/lab/routers/router.ts';
 
 const full: BgpRouterConfig = {
   asn: 64500,

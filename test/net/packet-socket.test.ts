@@ -4,11 +4,11 @@ import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, describe, it } from 'node:test';
 import { createNetnsPair, netnsSkipReason, type NetnsPair, type ScriptProcess } from './netns.test-support.ts';
-import { bpfProgram, neighborSolicitationFilter, PacketSocket } from './packet-socket.ts';
+import { bpfProgram, neighborSolicitationFilter, PacketSocket } from '../../src/net/packet-socket.ts';
 
 const VIP4 = '10.99.0.100';
 const VIP6 = 'fd99::100';
-const RESPONDER = 'src/net/packet-socket.test-responder.ts';
+const RESPONDER = 'test/net/packet-socket.test-responder.ts';
 
 describe('bpfProgram', () => {
   it('lays out struct sock_filter entries in host byte order', () => {

@@ -5,15 +5,15 @@
 import { networkInterfaces } from 'node:os';
 import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
-import { decodeArpFrame, encodeArpReplyFrame, encodeGratuitousArpReplyFrame, encodeGratuitousArpRequestFrame } from '../layer2/arp.ts';
-import { ETHERTYPE_ARP, ETHERTYPE_IPV6 } from '../layer2/ethernet.ts';
+import { decodeArpFrame, encodeArpReplyFrame, encodeGratuitousArpReplyFrame, encodeGratuitousArpRequestFrame } from '../../src/layer2/arp.ts';
+import { ETHERTYPE_ARP, ETHERTYPE_IPV6 } from '../../src/layer2/ethernet.ts';
 import {
   decodeNdpFrame,
   encodeNeighborAdvertisementReplyFrame,
   encodeUnsolicitedNeighborAdvertisementFrame,
   solicitedNodeMac,
-} from '../layer2/ndp.ts';
-import { interfaceInfo, neighborSolicitationFilter, PacketSocket } from './packet-socket.ts';
+} from '../../src/layer2/ndp.ts';
+import { interfaceInfo, neighborSolicitationFilter, PacketSocket } from '../../src/net/packet-socket.ts';
 
 const { values } = parseArgs({
   options: { interface: { type: 'string' }, ipv4: { type: 'string' }, ipv6: { type: 'string' } },

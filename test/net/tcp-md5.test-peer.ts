@@ -4,7 +4,7 @@
 // echo) and reports each one. JSON lines on stdout.
 import net from 'node:net';
 import { parseArgs } from 'node:util';
-import { connectWithMd5, listenWithMd5, type Md5ConnectOptions } from './tcp-md5.ts';
+import { connectWithMd5, listenWithMd5, type Md5ConnectOptions } from '../../src/net/tcp-md5.ts';
 
 const { values, positionals } = parseArgs({
   allowPositionals: true,

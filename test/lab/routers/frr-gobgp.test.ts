@@ -7,16 +7,16 @@
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
-import { namespacePids } from '../network/namespace.ts';
-import { pidStartTime } from '../network/pid.ts';
-import { labUnavailable } from '../network/requirements.ts';
-import { nodeIPv4, nodeIPv6, standardLabSpec } from '../network/standard-lab.ts';
-import { createTopology, type Topology } from '../network/topology.ts';
+import { namespacePids } from '../../../src/lab/network/namespace.ts';
+import { pidStartTime } from '../../../src/lab/network/pid.ts';
+import { labUnavailable } from '../../../src/lab/network/requirements.ts';
+import { nodeIPv4, nodeIPv6, standardLabSpec } from '../../../src/lab/network/standard-lab.ts';
+import { createTopology, type Topology } from '../../../src/lab/network/topology.ts';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { FRR_DAEMONS_DIR, startFrr } from './frr.ts';
-import { startGobgp } from './gobgp.ts';
-import type { BgpRouter } from './router.ts';
-import { waitForKernelRoute, waitForNoRoute, waitForRoute, waitForSessions } from './router-wait.ts';
+import { FRR_DAEMONS_DIR, startFrr } from '../../../src/lab/routers/frr.ts';
+import { startGobgp } from '../../../src/lab/routers/gobgp.ts';
+import type { BgpRouter } from '../../../src/lab/routers/router.ts';
+import { waitForKernelRoute, waitForNoRoute, waitForRoute, waitForSessions } from '../../../src/lab/routers/router-wait.ts';
 
 const skip = labUnavailable(['vtysh', 'gobgpd', 'gobgp']) ?? (existsSync(`${FRR_DAEMONS_DIR}/bgpd`) ? undefined : 'FRR is not installed');
 

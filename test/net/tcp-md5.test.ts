@@ -5,9 +5,9 @@ import net from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, describe, it } from 'node:test';
 import { createNetnsPair, netnsSkipReason, type NetnsPair, type ScriptProcess } from './netns.test-support.ts';
-import { connectWithMd5, nativeAddonUnavailable, setMd5Key } from './tcp-md5.ts';
+import { connectWithMd5, nativeAddonUnavailable, setMd5Key } from '../../src/net/tcp-md5.ts';
 
-const PEER = 'src/net/tcp-md5.test-peer.ts';
+const PEER = 'test/net/tcp-md5.test-peer.ts';
 const KEY = 'bgp-s3cret';
 
 describe('connectWithMd5 argument checks (no socket is created)', { skip: nativeAddonUnavailable() }, () => {
