@@ -1,4 +1,5 @@
-// Path attributes: decoding with RFC 7606 revised error handling, and encoding.
+// Path attributes: one descriptor table (ATTRIBUTE_TABLE) drives decoding, with RFC 7606 revised error
+// handling, and encoding.
 //
 // Each interpreted attribute has an expected flag category and a malformed-attribute action from RFC 7606 §7
 // (or the RFC that defines it): "treat-as-withdraw", "attribute-discard" or "session-reset". Decoding reports
@@ -27,22 +28,24 @@ import {
 } from './messages.ts';
 import { checkAddress, checkPrefix, decodePrefixes, familyOf, prefixWireLength, writePrefix } from './nlri.ts';
 
+
+type KnownAttributeType = (typeof AttributeType)[keyof typeof AttributeType];
+
 type Mutable<T> = { -readonly [K in keyof T]: T[K] };
 
 type Category = 'well-known' | 'optional-transitive' | 'optional-non-transitive';
 type MalformedAction = UpdateErrorAction | 'session-reset';
 
+/** The Optional and Transitive flags each category is sent with and must arrive with. */
+const CATEGORY_FLAGS: Readonly<Record<Category, number>> = {
+  'well-known': AttributeFlag.Transitive,
+  'optional-transitive': AttributeFlag.Optional | AttributeFlag.Transitive,
+  'optional-non-transitive': AttributeFlag.Optional,
+};
+
 interface Fault {
   readonly subcode: number;
   readonly reason: string;
-}
-
-interface Spec {
-  readonly name: string;
-  readonly category: Category;
-  readonly onMalformed: MalformedAction;
-  /** Decodes the value into `out`; returns a Fault when the attribute is malformed (and then sets nothing). */
-  readonly decode: (ctx: DecodeContext, buf: Buffer, v: number, len: number) => Fault | undefined;
 }
 
 interface DecodeContext {
@@ -50,6 +53,36 @@ interface DecodeContext {
   readonly out: Mutable<PathAttributes>;
   readonly unknown: RawAttribute[];
 }
+
+interface EncodeContext {
+  readonly attrs: PathAttributes;
+  readonly fourOctetAs: boolean;
+}
+
+/** Writes an attribute's value; `writeAttribute` frames it with flags, type and length. */
+type ValueWriter = (w: BufferWriter) => void;
+
+/**
+ * Everything the codec knows about one attribute type, for both directions. The Extended Length flag is not
+ * here: every attribute gets it exactly when its value exceeds 255 bytes (see `writeAttribute`).
+ */
+interface AttributeDescriptor {
+  readonly code: number;
+  readonly name: string;
+  readonly category: Category;
+  /** Sort key on the wire. Unknown attributes sort in by their type code. */
+  readonly order: number;
+  readonly onMalformed: MalformedAction;
+  /** Decodes the value into `ctx.out`; returns a Fault when the attribute is malformed (and then sets nothing). */
+  readonly decode: (ctx: DecodeContext, buf: Buffer, v: number, len: number) => Fault | undefined;
+  /** Validates this attribute's value in `ctx.attrs`; returns its writer, or undefined when it is not sent. */
+  readonly encode: (ctx: EncodeContext) => ValueWriter | undefined;
+}
+
+// RFC 7606 §5.1: MP_REACH_NLRI and MP_UNREACH_NLRI go first, so a receiver still finds the NLRI when a later
+// attribute is malformed.
+const ORDER_MP_REACH = -2;
+const ORDER_MP_UNREACH = -1;
 
 const ORIGINS: readonly Origin[] = ['igp', 'egp', 'incomplete'];
 const SEGMENT_TYPES: readonly (AsPathSegmentType | undefined)[] = [undefined, 'set', 'sequence', 'confed-sequence', 'confed-set'];
@@ -104,237 +137,424 @@ function keepRaw(ctx: DecodeContext, type: number, flags: number, buf: Buffer, v
   ctx.unknown.push({ type, flags: flags & 0xe0, value: Buffer.from(buf.subarray(v, v + len)) });
 }
 
-const SPECS: ReadonlyMap<number, Spec> = new Map<number, Spec>([
-  [
-    AttributeType.Origin,
-    {
-      name: 'ORIGIN',
-      category: 'well-known',
-      onMalformed: 'treat-as-withdraw',
-      decode(ctx, buf, v, len) {
-        if (len !== 1) return lengthFault('ORIGIN', len, '1');
-        const origin = ORIGINS[buf[v]!];
-        if (origin === undefined) return { subcode: UpdateSubcode.InvalidOrigin, reason: `undefined ORIGIN value ${buf[v]}` };
-        ctx.out.origin = origin;
-        return undefined;
-      },
-    },
-  ],
-  [
-    AttributeType.AsPath,
-    {
-      name: 'AS_PATH',
-      category: 'well-known',
-      onMalformed: 'treat-as-withdraw',
-      decode(ctx, buf, v, len) {
-        const segments = decodeSegments(buf, v, len, ctx.fourOctetAs ? 4 : 2);
-        if (typeof segments === 'string') return { subcode: UpdateSubcode.MalformedAsPath, reason: `malformed AS_PATH: ${segments}` };
-        ctx.out.asPath = segments;
-        return undefined;
-      },
-    },
-  ],
-  [
-    AttributeType.NextHop,
-    {
-      name: 'NEXT_HOP',
-      category: 'well-known',
-      onMalformed: 'treat-as-withdraw',
-      decode(ctx, buf, v, len) {
-        if (len !== 4) return lengthFault('NEXT_HOP', len, '4');
-        const a = buf.readUInt32BE(v);
-        // Unspecified, loopback, multicast, reserved and broadcast addresses are never a next hop.
-        if (a === 0 || a >>> 24 === 127 || a >= 0xe0000000) {
-          return { subcode: UpdateSubcode.InvalidNextHop, reason: `NEXT_HOP ${a >>> 24}.${(a >>> 16) & 255}.${(a >>> 8) & 255}.${a & 255} is not a unicast address` };
-        }
-        ctx.out.nextHop = { family: 'IPv4', value: BigInt(a) };
-        return undefined;
-      },
-    },
-  ],
-  [
-    AttributeType.MultiExitDisc,
-    {
-      name: 'MULTI_EXIT_DISC',
-      category: 'optional-non-transitive',
-      onMalformed: 'treat-as-withdraw',
-      decode(ctx, buf, v, len) {
-        if (len !== 4) return lengthFault('MULTI_EXIT_DISC', len, '4');
-        ctx.out.med = buf.readUInt32BE(v);
-        return undefined;
-      },
-    },
-  ],
-  [
-    AttributeType.LocalPref,
-    {
-      name: 'LOCAL_PREF',
-      category: 'well-known',
-      onMalformed: 'treat-as-withdraw',
-      decode(ctx, buf, v, len) {
-        if (len !== 4) return lengthFault('LOCAL_PREF', len, '4');
-        ctx.out.localPref = buf.readUInt32BE(v);
-        return undefined;
-      },
-    },
-  ],
-  [
-    AttributeType.AtomicAggregate,
-    {
-      name: 'ATOMIC_AGGREGATE',
-      category: 'well-known',
-      onMalformed: 'attribute-discard',
-      decode(ctx, _buf, _v, len) {
-        if (len !== 0) return lengthFault('ATOMIC_AGGREGATE', len, '0');
-        ctx.out.atomicAggregate = true;
-        return undefined;
-      },
-    },
-  ],
-  [
-    AttributeType.Aggregator,
-    {
-      name: 'AGGREGATOR',
-      category: 'optional-transitive',
-      onMalformed: 'attribute-discard',
-      decode(ctx, buf, v, len) {
-        const want = ctx.fourOctetAs ? 8 : 6;
-        if (len !== want) return lengthFault('AGGREGATOR', len, String(want));
-        const asn = ctx.fourOctetAs ? buf.readUInt32BE(v) : buf.readUInt16BE(v);
-        if (asn === 0) return { subcode: UpdateSubcode.OptionalAttributeError, reason: 'AS 0 in AGGREGATOR' };
-        ctx.out.aggregator = { asn, address: decodeIPv4(buf, v + want - 4) };
-        return undefined;
-      },
-    },
-  ],
-  [
-    AttributeType.Communities,
-    {
-      name: 'COMMUNITIES',
-      category: 'optional-transitive',
-      onMalformed: 'treat-as-withdraw',
-      decode(ctx, buf, v, len) {
-        if (len === 0 || len % 4 !== 0) return lengthFault('COMMUNITIES', len, 'a non-zero multiple of 4');
-        const communities = new Array<number>(len / 4);
-        for (let i = 0; i < communities.length; i++) communities[i] = buf.readUInt32BE(v + 4 * i);
-        ctx.out.communities = communities;
-        return undefined;
-      },
-    },
-  ],
-  [
-    AttributeType.MpReachNlri,
-    {
-      name: 'MP_REACH_NLRI',
-      category: 'optional-non-transitive',
-      onMalformed: 'session-reset',
-      decode(ctx, buf, v, len) {
-        const fault = (reason: string): Fault => ({ subcode: UpdateSubcode.OptionalAttributeError, reason: `malformed MP_REACH_NLRI: ${reason}` });
-        if (len < 5) return fault(`length ${len}`);
-        const afi = buf.readUInt16BE(v);
-        const safi = buf[v + 2]!;
-        const nhLen = buf[v + 3]!;
-        if (4 + nhLen + 1 > len) return fault(`next hop length ${nhLen} runs past the attribute`);
-        const family = familyOf(afi, safi);
-        if (family === undefined) {
-          keepRaw(ctx, AttributeType.MpReachNlri, AttributeFlag.Optional, buf, v, len);
-          return undefined;
-        }
-        const nextHop = decodeMpNextHop(buf, v + 4, nhLen, family);
-        if (nextHop === undefined) return fault(`next hop length ${nhLen} for ${family}`);
-        const nlri: Prefix[] = [];
-        const bad = decodePrefixes(buf, v + 5 + nhLen, v + len, family, nlri);
-        if (bad !== undefined) return fault(bad);
-        ctx.out.mpReach = { afi, safi, nextHop, nlri };
-        return undefined;
-      },
-    },
-  ],
-  [
-    AttributeType.MpUnreachNlri,
-    {
-      name: 'MP_UNREACH_NLRI',
-      category: 'optional-non-transitive',
-      onMalformed: 'session-reset',
-      decode(ctx, buf, v, len) {
-        const fault = (reason: string): Fault => ({ subcode: UpdateSubcode.OptionalAttributeError, reason: `malformed MP_UNREACH_NLRI: ${reason}` });
-        if (len < 3) return fault(`length ${len}`);
-        const afi = buf.readUInt16BE(v);
-        const safi = buf[v + 2]!;
-        const family = familyOf(afi, safi);
-        if (family === undefined) {
-          keepRaw(ctx, AttributeType.MpUnreachNlri, AttributeFlag.Optional, buf, v, len);
-          return undefined;
-        }
-        const withdrawn: Prefix[] = [];
-        const bad = decodePrefixes(buf, v + 3, v + len, family, withdrawn);
-        if (bad !== undefined) return fault(bad);
-        ctx.out.mpUnreach = { afi, safi, withdrawn };
-        return undefined;
-      },
-    },
-  ],
-  [
-    AttributeType.As4Path,
-    {
-      name: 'AS4_PATH',
-      category: 'optional-transitive',
-      onMalformed: 'attribute-discard', // RFC 6793 §6
-      decode(ctx, buf, v, len) {
-        if (ctx.fourOctetAs) return { subcode: UpdateSubcode.OptionalAttributeError, reason: 'AS4_PATH from a 4-octet-AS speaker' };
-        const fault = (reason: string): Fault => ({ subcode: UpdateSubcode.OptionalAttributeError, reason: `malformed AS4_PATH: ${reason}` });
-        if (len < 6 || len % 2 !== 0) return fault(`length ${len}`);
-        const segments = decodeSegments(buf, v, len, 4);
-        if (typeof segments === 'string') return fault(segments);
-        // RFC 6793 §6: confederation segments must not appear in AS4_PATH; drop them and carry on.
-        const kept = segments.filter((s) => s.type === 'sequence' || s.type === 'set');
-        if (kept.length > 0) ctx.out.as4Path = kept;
-        return undefined;
-      },
-    },
-  ],
-  [
-    AttributeType.As4Aggregator,
-    {
-      name: 'AS4_AGGREGATOR',
-      category: 'optional-transitive',
-      onMalformed: 'attribute-discard', // RFC 6793 §6
-      decode(ctx, buf, v, len) {
-        if (ctx.fourOctetAs) return { subcode: UpdateSubcode.OptionalAttributeError, reason: 'AS4_AGGREGATOR from a 4-octet-AS speaker' };
-        if (len !== 8) return lengthFault('AS4_AGGREGATOR', len, '8');
-        const asn = buf.readUInt32BE(v);
-        if (asn === 0) return { subcode: UpdateSubcode.OptionalAttributeError, reason: 'AS 0 in AS4_AGGREGATOR' };
-        ctx.out.as4Aggregator = { asn, address: decodeIPv4(buf, v + 4) };
-        return undefined;
-      },
-    },
-  ],
-  [
-    AttributeType.LargeCommunity,
-    {
-      name: 'LARGE_COMMUNITY',
-      category: 'optional-transitive',
-      onMalformed: 'treat-as-withdraw', // RFC 8092 §6
-      decode(ctx, buf, v, len) {
-        if (len === 0 || len % 12 !== 0) return lengthFault('LARGE_COMMUNITY', len, 'a non-zero multiple of 12');
-        const list = new Array<LargeCommunity>(len / 12);
-        for (let i = 0, p = v; i < list.length; i++, p += 12) {
-          list[i] = { kind: 'large', globalAdmin: buf.readUInt32BE(p), localData1: buf.readUInt32BE(p + 4), localData2: buf.readUInt32BE(p + 8) };
-        }
-        ctx.out.largeCommunities = list;
-        return undefined;
-      },
-    },
-  ],
-]);
+// ---------------------------------------------------------------------------------------------------------
+// Value encoders
 
-export const attributeName = (type: number): string => SPECS.get(type)?.name ?? `attribute ${type}`;
+/** Starts an attribute with a one-octet length; `writeAttribute` fills it in, widening it when the value needs. */
+function beginAttribute(w: BufferWriter, flags: number, type: number): number {
+  const at = w.length;
+  w.u8(flags).u8(type).u8(0);
+  return at;
+}
 
-const CATEGORY_FLAGS: Readonly<Record<Category, number>> = {
-  'well-known': AttributeFlag.Transitive,
-  'optional-transitive': AttributeFlag.Optional | AttributeFlag.Transitive,
-  'optional-non-transitive': AttributeFlag.Optional,
-};
+function writeAttribute(w: BufferWriter, flags: number, type: number, body: ValueWriter): void {
+  const at = beginAttribute(w, flags, type);
+  body(w);
+  const len = w.length - at - 3;
+  if (len <= 255) {
+    w.setU8(at + 2, len);
+    return;
+  }
+  if (len > 65535) throw new BgpEncodeError(`${attributeName(type)} is longer than 65535 bytes`);
+  w.shift(at + 3, 1);
+  w.setU8(at, flags | AttributeFlag.ExtendedLength);
+  w.setU16(at + 2, len);
+}
+
+function writeSegments(w: BufferWriter, segments: readonly AsPathSegment[], asSize: 2 | 4): void {
+  for (const s of segments) {
+    const code = SEGMENT_CODES[s.type];
+    if (code === undefined) throw new BgpEncodeError(`unknown AS path segment type ${String(s.type)}`);
+    if (s.asns.length > 255 && s.type !== 'sequence' && s.type !== 'confed-sequence') {
+      throw new BgpEncodeError(`AS path ${s.type} of ${s.asns.length} ASNs does not fit one segment`);
+    }
+    for (let i = 0; i < s.asns.length; i += 255) {
+      const chunk = s.asns.slice(i, i + 255);
+      w.u8(code).u8(chunk.length);
+      for (const asn of chunk) {
+        checkUint(asn, 32, 'ASN');
+        if (asSize === 4) w.u32(asn);
+        else w.u16(asn > 0xffff ? AS_TRANS : asn);
+      }
+    }
+  }
+}
+
+const needsFourOctets = (segments: readonly AsPathSegment[]): boolean => segments.some((s) => s.asns.some((a) => a > 0xffff));
+
+function writeAggregator(w: BufferWriter, agg: Aggregator, asSize: 2 | 4): void {
+  checkUint(agg.asn, 32, 'aggregator ASN');
+  checkAddress(agg.address, 'IPv4', 'aggregator address');
+  if (asSize === 4) w.u32(agg.asn);
+  else w.u16(agg.asn > 0xffff ? AS_TRANS : agg.asn);
+  w.u32(Number(agg.address.value));
+}
+
+function writeIPv6(w: BufferWriter, ip: IPAddress): void {
+  const v = ip.value;
+  for (let shift = 96n; shift >= 0n; shift -= 32n) w.u32(Number((v >> shift) & 0xffffffffn));
+}
+
+/** Validates the MP_REACH_NLRI header fields; returns the family of the NLRI that follows. */
+function checkMpReachHead(afi: number, safi: number, nextHop: MpNextHop): IPFamily {
+  const family = familyOf(afi, safi);
+  if (family === undefined) throw new BgpEncodeError(`MP_REACH_NLRI for unsupported AFI ${afi} SAFI ${safi}`);
+  const g = nextHop.global;
+  checkAddress(g, g.family, 'MP_REACH_NLRI next hop');
+  if (family === 'IPv6' && g.family !== 'IPv6') throw new BgpEncodeError('an IPv6 route needs an IPv6 next hop');
+  if (nextHop.linkLocal !== undefined) {
+    checkAddress(nextHop.linkLocal, 'IPv6', 'link-local next hop');
+    if (g.family !== 'IPv6') throw new BgpEncodeError('a link-local next hop goes with an IPv6 global next hop');
+  }
+  return family;
+}
+
+function writeCheckedMpReachHead(w: BufferWriter, afi: number, safi: number, nextHop: MpNextHop): void {
+  const g = nextHop.global;
+  w.u16(afi).u8(safi);
+  if (g.family === 'IPv4') {
+    w.u8(4).u32(Number(g.value));
+  } else {
+    w.u8(nextHop.linkLocal ? 32 : 16);
+    writeIPv6(w, g);
+    if (nextHop.linkLocal) writeIPv6(w, nextHop.linkLocal);
+  }
+  w.u8(0);
+}
+
+/** Writes the MP_REACH_NLRI header fields (AFI, SAFI, next hop, reserved octet) — the part before the NLRI. */
+export function writeMpReachHead(w: BufferWriter, afi: number, safi: number, nextHop: MpNextHop): void {
+  checkMpReachHead(afi, safi, nextHop);
+  writeCheckedMpReachHead(w, afi, safi, nextHop);
+}
+
+/** Validates `prefixes`; returns their size on the wire. */
+function checkPrefixes(prefixes: readonly Prefix[], family: IPFamily): number {
+  let size = 0;
+  for (const p of prefixes) {
+    checkPrefix(p, family);
+    size += prefixWireLength(p);
+  }
+  return size;
+}
+
+function writeCheckedPrefixes(w: BufferWriter, prefixes: readonly Prefix[], size: number): void {
+  const scratch = Buffer.allocUnsafe(size);
+  let at = 0;
+  for (const p of prefixes) at = writePrefix(scratch, at, p);
+  w.bytes(scratch);
+}
+
+/** Encodes `prefixes` as an NLRI / Withdrawn Routes field. */
+export function encodePrefixes(w: BufferWriter, prefixes: readonly Prefix[], family: IPFamily): void {
+  writeCheckedPrefixes(w, prefixes, checkPrefixes(prefixes, family));
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// The descriptor table
+
+/** A writer that sends `value` with `write`; undefined (attribute not sent) when `value` is. */
+const whenSet = <T>(value: T | undefined, write: (w: BufferWriter, value: T) => void): ValueWriter | undefined =>
+  value === undefined ? undefined : (w) => write(w, value);
+
+/** MULTI_EXIT_DISC and LOCAL_PREF: a single 4-octet number. */
+function uint32Attribute(code: number, name: string, category: Category, field: 'med' | 'localPref'): AttributeDescriptor {
+  return {
+    code,
+    name,
+    category,
+    order: code,
+    onMalformed: 'treat-as-withdraw',
+    decode(ctx, buf, v, len) {
+      if (len !== 4) return lengthFault(name, len, '4');
+      ctx.out[field] = buf.readUInt32BE(v);
+      return undefined;
+    },
+    encode({ attrs }) {
+      const value = attrs[field];
+      if (value === undefined) return undefined;
+      checkUint(value, 32, name);
+      return (w) => w.u32(value);
+    },
+  };
+}
+
+/** With `fourOctetAs` false, the true AS_PATH goes in AS4_PATH (RFC 6793 §4.2.2) unless given explicitly. */
+function as4PathToSend({ attrs, fourOctetAs }: EncodeContext): readonly AsPathSegment[] | undefined {
+  if (fourOctetAs) return undefined;
+  if (attrs.as4Path !== undefined) return attrs.as4Path;
+  if (attrs.asPath === undefined || !needsFourOctets(attrs.asPath)) return undefined;
+  return attrs.asPath.filter((s) => s.type === 'sequence' || s.type === 'set');
+}
+
+/** Likewise the true AGGREGATOR goes in AS4_AGGREGATOR. */
+function as4AggregatorToSend({ attrs, fourOctetAs }: EncodeContext): Aggregator | undefined {
+  if (fourOctetAs) return undefined;
+  if (attrs.as4Aggregator !== undefined) return attrs.as4Aggregator;
+  return attrs.aggregator !== undefined && attrs.aggregator.asn > 0xffff ? attrs.aggregator : undefined;
+}
+
+/** Every attribute this codec interprets, in the order `writeAttributes` sends them. */
+const ATTRIBUTE_TABLE: readonly AttributeDescriptor[] = [
+  {
+    code: AttributeType.MpReachNlri,
+    name: 'MP_REACH_NLRI',
+    category: 'optional-non-transitive',
+    order: ORDER_MP_REACH,
+    onMalformed: 'session-reset',
+    decode(ctx, buf, v, len) {
+      const fault = (reason: string): Fault => ({ subcode: UpdateSubcode.OptionalAttributeError, reason: `malformed MP_REACH_NLRI: ${reason}` });
+      if (len < 5) return fault(`length ${len}`);
+      const afi = buf.readUInt16BE(v);
+      const safi = buf[v + 2]!;
+      const nhLen = buf[v + 3]!;
+      if (4 + nhLen + 1 > len) return fault(`next hop length ${nhLen} runs past the attribute`);
+      const family = familyOf(afi, safi);
+      if (family === undefined) {
+        keepRaw(ctx, AttributeType.MpReachNlri, AttributeFlag.Optional, buf, v, len);
+        return undefined;
+      }
+      const nextHop = decodeMpNextHop(buf, v + 4, nhLen, family);
+      if (nextHop === undefined) return fault(`next hop length ${nhLen} for ${family}`);
+      const nlri: Prefix[] = [];
+      const bad = decodePrefixes(buf, v + 5 + nhLen, v + len, family, nlri);
+      if (bad !== undefined) return fault(bad);
+      ctx.out.mpReach = { afi, safi, nextHop, nlri };
+      return undefined;
+    },
+    encode({ attrs }) {
+      const mp = attrs.mpReach;
+      if (mp === undefined) return undefined;
+      const nlriSize = checkPrefixes(mp.nlri, checkMpReachHead(mp.afi, mp.safi, mp.nextHop));
+      return (w) => {
+        writeCheckedMpReachHead(w, mp.afi, mp.safi, mp.nextHop);
+        writeCheckedPrefixes(w, mp.nlri, nlriSize);
+      };
+    },
+  },
+  {
+    code: AttributeType.MpUnreachNlri,
+    name: 'MP_UNREACH_NLRI',
+    category: 'optional-non-transitive',
+    order: ORDER_MP_UNREACH,
+    onMalformed: 'session-reset',
+    decode(ctx, buf, v, len) {
+      const fault = (reason: string): Fault => ({ subcode: UpdateSubcode.OptionalAttributeError, reason: `malformed MP_UNREACH_NLRI: ${reason}` });
+      if (len < 3) return fault(`length ${len}`);
+      const afi = buf.readUInt16BE(v);
+      const safi = buf[v + 2]!;
+      const family = familyOf(afi, safi);
+      if (family === undefined) {
+        keepRaw(ctx, AttributeType.MpUnreachNlri, AttributeFlag.Optional, buf, v, len);
+        return undefined;
+      }
+      const withdrawn: Prefix[] = [];
+      const bad = decodePrefixes(buf, v + 3, v + len, family, withdrawn);
+      if (bad !== undefined) return fault(bad);
+      ctx.out.mpUnreach = { afi, safi, withdrawn };
+      return undefined;
+    },
+    encode({ attrs }) {
+      const mp = attrs.mpUnreach;
+      if (mp === undefined) return undefined;
+      const family = familyOf(mp.afi, mp.safi);
+      if (family === undefined) throw new BgpEncodeError(`MP_UNREACH_NLRI for unsupported AFI ${mp.afi} SAFI ${mp.safi}`);
+      const withdrawnSize = checkPrefixes(mp.withdrawn, family);
+      return (w) => {
+        w.u16(mp.afi).u8(mp.safi);
+        writeCheckedPrefixes(w, mp.withdrawn, withdrawnSize);
+      };
+    },
+  },
+  {
+    code: AttributeType.Origin,
+    name: 'ORIGIN',
+    category: 'well-known',
+    order: AttributeType.Origin,
+    onMalformed: 'treat-as-withdraw',
+    decode(ctx, buf, v, len) {
+      if (len !== 1) return lengthFault('ORIGIN', len, '1');
+      const origin = ORIGINS[buf[v]!];
+      if (origin === undefined) return { subcode: UpdateSubcode.InvalidOrigin, reason: `undefined ORIGIN value ${buf[v]}` };
+      ctx.out.origin = origin;
+      return undefined;
+    },
+    encode({ attrs }) {
+      if (attrs.origin === undefined) return undefined;
+      const code = ORIGINS.indexOf(attrs.origin);
+      if (code < 0) throw new BgpEncodeError(`unknown ORIGIN ${String(attrs.origin)}`);
+      return (w) => w.u8(code);
+    },
+  },
+  {
+    code: AttributeType.AsPath,
+    name: 'AS_PATH',
+    category: 'well-known',
+    order: AttributeType.AsPath,
+    onMalformed: 'treat-as-withdraw',
+    decode(ctx, buf, v, len) {
+      const segments = decodeSegments(buf, v, len, ctx.fourOctetAs ? 4 : 2);
+      if (typeof segments === 'string') return { subcode: UpdateSubcode.MalformedAsPath, reason: `malformed AS_PATH: ${segments}` };
+      ctx.out.asPath = segments;
+      return undefined;
+    },
+    encode: ({ attrs, fourOctetAs }) => whenSet(attrs.asPath, (w, path) => writeSegments(w, path, fourOctetAs ? 4 : 2)),
+  },
+  {
+    code: AttributeType.NextHop,
+    name: 'NEXT_HOP',
+    category: 'well-known',
+    order: AttributeType.NextHop,
+    onMalformed: 'treat-as-withdraw',
+    decode(ctx, buf, v, len) {
+      if (len !== 4) return lengthFault('NEXT_HOP', len, '4');
+      const a = buf.readUInt32BE(v);
+      // Unspecified, loopback, multicast, reserved and broadcast addresses are never a next hop.
+      if (a === 0 || a >>> 24 === 127 || a >= 0xe0000000) {
+        return { subcode: UpdateSubcode.InvalidNextHop, reason: `NEXT_HOP ${a >>> 24}.${(a >>> 16) & 255}.${(a >>> 8) & 255}.${a & 255} is not a unicast address` };
+      }
+      ctx.out.nextHop = { family: 'IPv4', value: BigInt(a) };
+      return undefined;
+    },
+    encode({ attrs }) {
+      const nh = attrs.nextHop;
+      if (nh === undefined) return undefined;
+      checkAddress(nh, 'IPv4', 'NEXT_HOP');
+      return (w) => w.u32(Number(nh.value));
+    },
+  },
+  uint32Attribute(AttributeType.MultiExitDisc, 'MULTI_EXIT_DISC', 'optional-non-transitive', 'med'),
+  uint32Attribute(AttributeType.LocalPref, 'LOCAL_PREF', 'well-known', 'localPref'),
+  {
+    code: AttributeType.AtomicAggregate,
+    name: 'ATOMIC_AGGREGATE',
+    category: 'well-known',
+    order: AttributeType.AtomicAggregate,
+    onMalformed: 'attribute-discard',
+    decode(ctx, _buf, _v, len) {
+      if (len !== 0) return lengthFault('ATOMIC_AGGREGATE', len, '0');
+      ctx.out.atomicAggregate = true;
+      return undefined;
+    },
+    encode: ({ attrs }) => (attrs.atomicAggregate ? () => {} : undefined),
+  },
+  {
+    code: AttributeType.Aggregator,
+    name: 'AGGREGATOR',
+    category: 'optional-transitive',
+    order: AttributeType.Aggregator,
+    onMalformed: 'attribute-discard',
+    decode(ctx, buf, v, len) {
+      const want = ctx.fourOctetAs ? 8 : 6;
+      if (len !== want) return lengthFault('AGGREGATOR', len, String(want));
+      const asn = ctx.fourOctetAs ? buf.readUInt32BE(v) : buf.readUInt16BE(v);
+      if (asn === 0) return { subcode: UpdateSubcode.OptionalAttributeError, reason: 'AS 0 in AGGREGATOR' };
+      ctx.out.aggregator = { asn, address: decodeIPv4(buf, v + want - 4) };
+      return undefined;
+    },
+    encode: ({ attrs, fourOctetAs }) => whenSet(attrs.aggregator, (w, agg) => writeAggregator(w, agg, fourOctetAs ? 4 : 2)),
+  },
+  {
+    code: AttributeType.Communities,
+    name: 'COMMUNITIES',
+    category: 'optional-transitive',
+    order: AttributeType.Communities,
+    onMalformed: 'treat-as-withdraw',
+    decode(ctx, buf, v, len) {
+      if (len === 0 || len % 4 !== 0) return lengthFault('COMMUNITIES', len, 'a non-zero multiple of 4');
+      const communities = new Array<number>(len / 4);
+      for (let i = 0; i < communities.length; i++) communities[i] = buf.readUInt32BE(v + 4 * i);
+      ctx.out.communities = communities;
+      return undefined;
+    },
+    encode({ attrs }) {
+      const list = attrs.communities;
+      if (list === undefined || list.length === 0) return undefined; // an empty COMMUNITIES is malformed
+      for (const c of list) checkUint(c, 32, 'community');
+      return (w) => {
+        for (const c of list) w.u32(c);
+      };
+    },
+  },
+  {
+    code: AttributeType.As4Path,
+    name: 'AS4_PATH',
+    category: 'optional-transitive',
+    order: AttributeType.As4Path,
+    onMalformed: 'attribute-discard', // RFC 6793 §6
+    decode(ctx, buf, v, len) {
+      if (ctx.fourOctetAs) return { subcode: UpdateSubcode.OptionalAttributeError, reason: 'AS4_PATH from a 4-octet-AS speaker' };
+      const fault = (reason: string): Fault => ({ subcode: UpdateSubcode.OptionalAttributeError, reason: `malformed AS4_PATH: ${reason}` });
+      if (len < 6 || len % 2 !== 0) return fault(`length ${len}`);
+      const segments = decodeSegments(buf, v, len, 4);
+      if (typeof segments === 'string') return fault(segments);
+      // RFC 6793 §6: confederation segments must not appear in AS4_PATH; drop them and carry on.
+      const kept = segments.filter((s) => s.type === 'sequence' || s.type === 'set');
+      if (kept.length > 0) ctx.out.as4Path = kept;
+      return undefined;
+    },
+    encode(ctx) {
+      const path = as4PathToSend(ctx);
+      if (path === undefined) return undefined;
+      if (path.some((s) => s.type !== 'sequence' && s.type !== 'set')) throw new BgpEncodeError('AS4_PATH cannot carry confederation segments');
+      return (w) => writeSegments(w, path, 4);
+    },
+  },
+  {
+    code: AttributeType.As4Aggregator,
+    name: 'AS4_AGGREGATOR',
+    category: 'optional-transitive',
+    order: AttributeType.As4Aggregator,
+    onMalformed: 'attribute-discard', // RFC 6793 §6
+    decode(ctx, buf, v, len) {
+      if (ctx.fourOctetAs) return { subcode: UpdateSubcode.OptionalAttributeError, reason: 'AS4_AGGREGATOR from a 4-octet-AS speaker' };
+      if (len !== 8) return lengthFault('AS4_AGGREGATOR', len, '8');
+      const asn = buf.readUInt32BE(v);
+      if (asn === 0) return { subcode: UpdateSubcode.OptionalAttributeError, reason: 'AS 0 in AS4_AGGREGATOR' };
+      ctx.out.as4Aggregator = { asn, address: decodeIPv4(buf, v + 4) };
+      return undefined;
+    },
+    encode: (ctx) => whenSet(as4AggregatorToSend(ctx), (w, agg) => writeAggregator(w, agg, 4)),
+  },
+  {
+    code: AttributeType.LargeCommunity,
+    name: 'LARGE_COMMUNITY',
+    category: 'optional-transitive',
+    order: AttributeType.LargeCommunity,
+    onMalformed: 'treat-as-withdraw', // RFC 8092 §6
+    decode(ctx, buf, v, len) {
+      if (len === 0 || len % 12 !== 0) return lengthFault('LARGE_COMMUNITY', len, 'a non-zero multiple of 12');
+      const list = new Array<LargeCommunity>(len / 12);
+      for (let i = 0, p = v; i < list.length; i++, p += 12) {
+        list[i] = { kind: 'large', globalAdmin: buf.readUInt32BE(p), localData1: buf.readUInt32BE(p + 4), localData2: buf.readUInt32BE(p + 8) };
+      }
+      ctx.out.largeCommunities = list;
+      return undefined;
+    },
+    encode({ attrs }) {
+      const list = attrs.largeCommunities;
+      if (list === undefined || list.length === 0) return undefined;
+      for (const c of list) {
+        checkUint(c.globalAdmin, 32, 'large community global administrator');
+        checkUint(c.localData1, 32, 'large community local data');
+        checkUint(c.localData2, 32, 'large community local data');
+      }
+      return (w) => {
+        for (const c of list) w.u32(c.globalAdmin).u32(c.localData1).u32(c.localData2);
+      };
+    },
+  },
+];
+
+const DESCRIPTORS: ReadonlyMap<number, AttributeDescriptor> = new Map(ATTRIBUTE_TABLE.map((d) => [d.code, d]));
+
+export const attributeName = (type: number): string => DESCRIPTORS.get(type)?.name ?? `attribute ${type}`;
+
+/** The flags an attribute this codec interprets is sent with (before any Extended Length). */
+export const attributeFlags = (type: KnownAttributeType): number => CATEGORY_FLAGS[DESCRIPTORS.get(type)!.category];
+
+// ---------------------------------------------------------------------------------------------------------
+// Decoding
 
 export interface DecodedAttributes {
   readonly attributes: PathAttributes;
@@ -403,8 +623,8 @@ export function decodeAttributes(buf: Buffer, start: number, end: number, fourOc
     }
     present[type] = 1;
 
-    const spec = SPECS.get(type);
-    if (spec === undefined) {
+    const descriptor = DESCRIPTORS.get(type);
+    if (descriptor === undefined) {
       if (!(flags & AttributeFlag.Optional)) {
         throw new BgpDecodeError(ErrorCode.UpdateMessage, UpdateSubcode.UnrecognizedWellKnownAttribute, `unrecognized well-known attribute ${type}`, whole);
       }
@@ -413,13 +633,16 @@ export function decodeAttributes(buf: Buffer, start: number, end: number, fourOc
     }
 
     let fault: Fault | undefined;
-    if ((flags & (AttributeFlag.Optional | AttributeFlag.Transitive)) !== CATEGORY_FLAGS[spec.category]) {
-      fault = { subcode: UpdateSubcode.AttributeFlagsError, reason: `${spec.name} flags 0x${flags.toString(16)} do not match a ${spec.category} attribute` };
+    if ((flags & (AttributeFlag.Optional | AttributeFlag.Transitive)) !== CATEGORY_FLAGS[descriptor.category]) {
+      fault = {
+        subcode: UpdateSubcode.AttributeFlagsError,
+        reason: `${descriptor.name} flags 0x${flags.toString(16)} do not match a ${descriptor.category} attribute`,
+      };
     } else {
-      fault = spec.decode(ctx, buf, v, len);
+      fault = descriptor.decode(ctx, buf, v, len);
     }
     if (fault === undefined) continue;
-    const action = spec.onMalformed;
+    const action = descriptor.onMalformed;
     if (action === 'session-reset') throw new BgpDecodeError(ErrorCode.UpdateMessage, fault.subcode, fault.reason, whole);
     report(action, fault.subcode, type, action === 'attribute-discard' ? `${fault.reason}; attribute discarded` : fault.reason, whole);
   }
@@ -450,222 +673,37 @@ export function missingWellKnown(present: Uint8Array, ipv4Nlri: boolean, mpNlri:
 // ---------------------------------------------------------------------------------------------------------
 // Encoding
 
-const FLAGS_WELL_KNOWN = AttributeFlag.Transitive;
-const FLAGS_OPTIONAL_TRANSITIVE = AttributeFlag.Optional | AttributeFlag.Transitive;
-const FLAGS_OPTIONAL = AttributeFlag.Optional;
-
-/** Starts an attribute with a one-octet length; `writeAttribute` fills it in, widening it when the value needs. */
-function beginAttribute(w: BufferWriter, flags: number, type: number): number {
-  const at = w.length;
-  w.u8(flags).u8(type).u8(0);
-  return at;
-}
-
-function writeAttribute(w: BufferWriter, flags: number, type: number, body: (w: BufferWriter) => void): void {
-  const at = beginAttribute(w, flags, type);
-  body(w);
-  const len = w.length - at - 3;
-  if (len <= 255) {
-    w.setU8(at + 2, len);
-    return;
-  }
-  if (len > 65535) throw new BgpEncodeError(`${attributeName(type)} is longer than 65535 bytes`);
-  w.shift(at + 3, 1);
-  w.setU8(at, flags | AttributeFlag.ExtendedLength);
-  w.setU16(at + 2, len);
-}
-
-function writeSegments(w: BufferWriter, segments: readonly AsPathSegment[], asSize: 2 | 4): void {
-  for (const s of segments) {
-    const code = SEGMENT_CODES[s.type];
-    if (code === undefined) throw new BgpEncodeError(`unknown AS path segment type ${String(s.type)}`);
-    if (s.asns.length > 255 && s.type !== 'sequence' && s.type !== 'confed-sequence') {
-      throw new BgpEncodeError(`AS path ${s.type} of ${s.asns.length} ASNs does not fit one segment`);
-    }
-    for (let i = 0; i < s.asns.length; i += 255) {
-      const chunk = s.asns.slice(i, i + 255);
-      w.u8(code).u8(chunk.length);
-      for (const asn of chunk) {
-        checkUint(asn, 32, 'ASN');
-        if (asSize === 4) w.u32(asn);
-        else w.u16(asn > 0xffff ? AS_TRANS : asn);
-      }
-    }
-  }
-}
-
-const needsFourOctets = (segments: readonly AsPathSegment[]): boolean => segments.some((s) => s.asns.some((a) => a > 0xffff));
-
-function writeAggregator(w: BufferWriter, type: number, agg: Aggregator, asSize: 2 | 4): void {
-  checkUint(agg.asn, 32, 'aggregator ASN');
-  checkAddress(agg.address, 'IPv4', 'aggregator address');
-  writeAttribute(w, FLAGS_OPTIONAL_TRANSITIVE, type, (w) => {
-    if (asSize === 4) w.u32(agg.asn);
-    else w.u16(agg.asn > 0xffff ? AS_TRANS : agg.asn);
-    w.u32(Number(agg.address.value));
-  });
-}
-
-function writeIPv6(w: BufferWriter, ip: IPAddress): void {
-  const v = ip.value;
-  for (let shift = 96n; shift >= 0n; shift -= 32n) w.u32(Number((v >> shift) & 0xffffffffn));
-}
-
-/** Writes the MP_REACH_NLRI header fields (AFI, SAFI, next hop, reserved octet) — the part before the NLRI. */
-export function writeMpReachHead(w: BufferWriter, afi: number, safi: number, nextHop: MpNextHop): void {
-  const family = familyOf(afi, safi);
-  if (family === undefined) throw new BgpEncodeError(`MP_REACH_NLRI for unsupported AFI ${afi} SAFI ${safi}`);
-  const g = nextHop.global;
-  checkAddress(g, g.family, 'MP_REACH_NLRI next hop');
-  if (family === 'IPv6' && g.family !== 'IPv6') throw new BgpEncodeError('an IPv6 route needs an IPv6 next hop');
-  if (nextHop.linkLocal !== undefined) {
-    checkAddress(nextHop.linkLocal, 'IPv6', 'link-local next hop');
-    if (g.family !== 'IPv6') throw new BgpEncodeError('a link-local next hop goes with an IPv6 global next hop');
-  }
-  w.u16(afi).u8(safi);
-  if (g.family === 'IPv4') {
-    w.u8(4).u32(Number(g.value));
-  } else {
-    w.u8(nextHop.linkLocal ? 32 : 16);
-    writeIPv6(w, g);
-    if (nextHop.linkLocal) writeIPv6(w, nextHop.linkLocal);
-  }
-  w.u8(0);
-}
-
-function writePrefixes(w: BufferWriter, prefixes: readonly Prefix[], family: IPFamily): void {
-  let size = 0;
-  for (const p of prefixes) {
-    checkPrefix(p, family);
-    size += prefixWireLength(p);
-  }
-  const scratch = Buffer.allocUnsafe(size);
-  let at = 0;
-  for (const p of prefixes) at = writePrefix(scratch, at, p);
-  w.bytes(scratch);
-}
-
-/** Encodes `prefixes` as an NLRI / Withdrawn Routes field. */
-export function encodePrefixes(w: BufferWriter, prefixes: readonly Prefix[], family: IPFamily): void {
-  writePrefixes(w, prefixes, family);
-}
-
-function writeMpReach(w: BufferWriter, mp: MpReach): void {
-  writeAttribute(w, FLAGS_OPTIONAL, AttributeType.MpReachNlri, (w) => {
-    writeMpReachHead(w, mp.afi, mp.safi, mp.nextHop);
-    writePrefixes(w, mp.nlri, familyOf(mp.afi, mp.safi)!);
-  });
-}
-
-function writeMpUnreach(w: BufferWriter, mp: MpUnreach): void {
-  const family = familyOf(mp.afi, mp.safi);
-  if (family === undefined) throw new BgpEncodeError(`MP_UNREACH_NLRI for unsupported AFI ${mp.afi} SAFI ${mp.safi}`);
-  writeAttribute(w, FLAGS_OPTIONAL, AttributeType.MpUnreachNlri, (w) => {
-    w.u16(mp.afi).u8(mp.safi);
-    writePrefixes(w, mp.withdrawn, family);
-  });
+interface PendingAttribute {
+  readonly order: number;
+  readonly flags: number;
+  readonly type: number;
+  readonly body: ValueWriter;
 }
 
 /**
- * Writes the path attributes: MP_REACH_NLRI and MP_UNREACH_NLRI first (RFC 7606 §5.1), the rest in ascending
- * type order. With `fourOctetAs` false, ASNs above 65535 become AS_TRANS and the true AS_PATH / AGGREGATOR go
- * in AS4_PATH / AS4_AGGREGATOR (RFC 6793 §4.2.2) unless given explicitly; with it true, AS4_* are never sent.
+ * Writes the path attributes in table order, unknown ones sorted in by type code. With `fourOctetAs` false,
+ * ASNs above 65535 become AS_TRANS and the true AS_PATH / AGGREGATOR go in AS4_PATH / AS4_AGGREGATOR unless
+ * given explicitly; with it true, AS4_* are never sent.
  */
 export function writeAttributes(w: BufferWriter, attrs: PathAttributes, fourOctetAs: boolean): void {
-  const asSize = fourOctetAs ? 4 : 2;
-  if (attrs.mpReach) writeMpReach(w, attrs.mpReach);
-  if (attrs.mpUnreach) writeMpUnreach(w, attrs.mpUnreach);
-
-  let as4Path = fourOctetAs ? undefined : attrs.as4Path;
-  if (!fourOctetAs && as4Path === undefined && attrs.asPath && needsFourOctets(attrs.asPath)) {
-    as4Path = attrs.asPath.filter((s) => s.type === 'sequence' || s.type === 'set');
+  const ctx: EncodeContext = { attrs, fourOctetAs };
+  const pending: PendingAttribute[] = [];
+  for (const d of ATTRIBUTE_TABLE) {
+    const body = d.encode(ctx);
+    if (body !== undefined) pending.push({ order: d.order, flags: CATEGORY_FLAGS[d.category], type: d.code, body });
   }
-  let as4Aggregator = fourOctetAs ? undefined : attrs.as4Aggregator;
-  if (!fourOctetAs && as4Aggregator === undefined && attrs.aggregator && attrs.aggregator.asn > 0xffff) {
-    as4Aggregator = attrs.aggregator;
-  }
-
-  const writers: [number, () => void][] = [];
-  const known = (type: number, fn: () => void): void => {
-    writers.push([type, fn]);
-  };
-  if (attrs.origin !== undefined) {
-    const code = ORIGINS.indexOf(attrs.origin);
-    if (code < 0) throw new BgpEncodeError(`unknown ORIGIN ${String(attrs.origin)}`);
-    known(AttributeType.Origin, () => writeAttribute(w, FLAGS_WELL_KNOWN, AttributeType.Origin, (w) => w.u8(code)));
-  }
-  if (attrs.asPath !== undefined) {
-    const path = attrs.asPath;
-    known(AttributeType.AsPath, () => writeAttribute(w, FLAGS_WELL_KNOWN, AttributeType.AsPath, (w) => writeSegments(w, path, asSize)));
-  }
-  if (attrs.nextHop !== undefined) {
-    const nh = attrs.nextHop;
-    checkAddress(nh, 'IPv4', 'NEXT_HOP');
-    known(AttributeType.NextHop, () => writeAttribute(w, FLAGS_WELL_KNOWN, AttributeType.NextHop, (w) => w.u32(Number(nh.value))));
-  }
-  if (attrs.med !== undefined) {
-    const med = attrs.med;
-    checkUint(med, 32, 'MULTI_EXIT_DISC');
-    known(AttributeType.MultiExitDisc, () => writeAttribute(w, FLAGS_OPTIONAL, AttributeType.MultiExitDisc, (w) => w.u32(med)));
-  }
-  if (attrs.localPref !== undefined) {
-    const lp = attrs.localPref;
-    checkUint(lp, 32, 'LOCAL_PREF');
-    known(AttributeType.LocalPref, () => writeAttribute(w, FLAGS_WELL_KNOWN, AttributeType.LocalPref, (w) => w.u32(lp)));
-  }
-  if (attrs.atomicAggregate) {
-    known(AttributeType.AtomicAggregate, () => writeAttribute(w, FLAGS_WELL_KNOWN, AttributeType.AtomicAggregate, () => {}));
-  }
-  if (attrs.aggregator !== undefined) {
-    const agg = attrs.aggregator;
-    known(AttributeType.Aggregator, () => writeAggregator(w, AttributeType.Aggregator, agg, asSize));
-  }
-  if (attrs.communities !== undefined && attrs.communities.length > 0) {
-    const list = attrs.communities;
-    for (const c of list) checkUint(c, 32, 'community');
-    known(AttributeType.Communities, () =>
-      writeAttribute(w, FLAGS_OPTIONAL_TRANSITIVE, AttributeType.Communities, (w) => {
-        for (const c of list) w.u32(c);
-      }),
-    );
-  }
-  if (as4Path !== undefined) {
-    const path = as4Path;
-    if (path.some((s) => s.type !== 'sequence' && s.type !== 'set')) throw new BgpEncodeError('AS4_PATH cannot carry confederation segments');
-    known(AttributeType.As4Path, () => writeAttribute(w, FLAGS_OPTIONAL_TRANSITIVE, AttributeType.As4Path, (w) => writeSegments(w, path, 4)));
-  }
-  if (as4Aggregator !== undefined) {
-    const agg = as4Aggregator;
-    known(AttributeType.As4Aggregator, () => writeAggregator(w, AttributeType.As4Aggregator, agg, 4));
-  }
-  if (attrs.largeCommunities !== undefined && attrs.largeCommunities.length > 0) {
-    const list = attrs.largeCommunities;
-    for (const c of list) {
-      checkUint(c.globalAdmin, 32, 'large community global administrator');
-      checkUint(c.localData1, 32, 'large community local data');
-      checkUint(c.localData2, 32, 'large community local data');
-    }
-    known(AttributeType.LargeCommunity, () =>
-      writeAttribute(w, FLAGS_OPTIONAL_TRANSITIVE, AttributeType.LargeCommunity, (w) => {
-        for (const c of list) w.u32(c.globalAdmin).u32(c.localData1).u32(c.localData2);
-      }),
-    );
-  }
-  const taken = new Set<number>(writers.map(([t]) => t));
-  if (attrs.mpReach) taken.add(AttributeType.MpReachNlri);
-  if (attrs.mpUnreach) taken.add(AttributeType.MpUnreachNlri);
+  const taken = new Set<number>(pending.map((a) => a.type));
   for (const raw of attrs.unknown ?? []) {
     checkUint(raw.type, 8, 'attribute type');
     if (taken.has(raw.type)) throw new BgpEncodeError(`raw attribute ${raw.type} duplicates another attribute`);
-    if (!(raw.flags & AttributeFlag.Optional) && !SPECS.has(raw.type)) {
+    if (!(raw.flags & AttributeFlag.Optional) && !DESCRIPTORS.has(raw.type)) {
       throw new BgpEncodeError(`raw attribute ${raw.type} is not optional`);
     }
     taken.add(raw.type);
-    const flags = raw.flags & 0xe0;
-    writers.push([raw.type, () => writeAttribute(w, flags, raw.type, (w) => w.bytes(raw.value))]);
+    pending.push({ order: raw.type, flags: raw.flags & 0xe0, type: raw.type, body: (w) => w.bytes(raw.value) });
   }
-  writers.sort((a, b) => a[0] - b[0]);
-  for (const [, write] of writers) write();
+  pending.sort((a, b) => a.order - b.order);
+  for (const a of pending) writeAttribute(w, a.flags, a.type, a.body);
 }
 
 // ---------------------------------------------------------------------------------------------------------

@@ -1,7 +1,7 @@
 // Encoding: one function per message type, all writing through one reusable BufferWriter, each returning a
 // Buffer of its own. `encodeUpdates` packs many prefixes sharing attributes into as few UPDATEs as fit.
 import type { IPAddress, IPFamily } from '../../net/address.ts';
-import { encodePrefixes, writeAttributes, writeMpReachHead } from './attributes.ts';
+import { attributeFlags, encodePrefixes, writeAttributes, writeMpReachHead } from './attributes.ts';
 import { BufferWriter } from './buffer-writer.ts';
 import { writeCapability } from './capabilities.ts';
 import { BgpEncodeError, checkUint } from './errors.ts';
@@ -267,8 +267,9 @@ function header(buf: Buffer, length: number): void {
   buf[18] = MessageType.Update;
 }
 
-/** Writes an attribute header (3 or 4 bytes) for a value of `len` bytes; returns the offset after it. */
-function attributeHeader(buf: Buffer, at: number, flags: number, type: number, len: number): number {
+/** Writes an MP_* attribute header (3 or 4 bytes) for a value of `len` bytes; returns the offset after it. */
+function attributeHeader(buf: Buffer, at: number, type: typeof AttributeType.MpReachNlri | typeof AttributeType.MpUnreachNlri, len: number): number {
+  const flags = attributeFlags(type);
   if (len > 255) {
     buf[at] = flags | AttributeFlag.ExtendedLength;
     buf[at + 1] = type;
@@ -306,7 +307,7 @@ function packWithdrawals(batch: UpdateBatch, maxLength: number, out: Buffer[]): 
       buf = Buffer.allocUnsafe(length);
       buf.writeUInt16BE(0, HEADER_LENGTH);
       buf.writeUInt16BE(attrLength, HEADER_LENGTH + 2);
-      p = attributeHeader(buf, HEADER_LENGTH + 4, AttributeFlag.Optional, AttributeType.MpUnreachNlri, valueLength);
+      p = attributeHeader(buf, HEADER_LENGTH + 4, AttributeType.MpUnreachNlri, valueLength);
       buf.writeUInt16BE(afiOf(family), p);
       buf[p + 2] = Safi.Unicast;
       p += 3;
@@ -368,7 +369,7 @@ function packAnnouncements(batch: UpdateBatch, maxLength: number, out: Buffer[])
     let p = HEADER_LENGTH + 4;
     if (mpHead) {
       // RFC 7606 §5.1: MP_REACH_NLRI first.
-      p = attributeHeader(buf, p, AttributeFlag.Optional, AttributeType.MpReachNlri, mpValueLength);
+      p = attributeHeader(buf, p, AttributeType.MpReachNlri, mpValueLength);
       p += mpHead.copy(buf, p);
       for (let i = start; i < end; i++) p = writePrefix(buf, p, announce[i]!);
       shared_.copy(buf, p);
